@@ -1,0 +1,204 @@
+"""`python -m core ...`: train, resume and list runs from a terminal.
+
+The training flags are generated from RunConfig's fields, so the CLI, the Train form and the
+saved config.json always agree.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import fields
+from pathlib import Path
+
+from core.config import ConfigError, RunConfig
+
+EXIT_FAILED, EXIT_STOPPED = 1, 130
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("run configuration (defaults: the preset, --config or RunConfig)")
+    for f in fields(RunConfig):
+        if f.metadata.get("cli") is False:
+            continue
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        kwargs = {"default": None, "help": f"{f.metadata['help']} (default: {_show(f.default)})"}
+        if kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = {"int": int, "float": float}.get(kind, str)
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+        group.add_argument(_flag(f.name), dest=f.name, **kwargs)
+
+
+def _show(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="CNN Studio from the command line.")
+    parser.add_argument("--data-dir", help="dataset folder (default: $CNN_STUDIO_DATA or ./data)")
+    parser.add_argument("--checkpoints", help="run store folder (default: $CNN_STUDIO_CHECKPOINTS or ./checkpoints)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a new run")
+    train.add_argument("--preset", help="start from a named configuration (see `presets`)")
+    train.add_argument("--config", help="start from a config.json file")
+    add_config_flags(train)
+    resume = sub.add_parser("resume", help="continue a stopped, interrupted or failed run")
+    resume.add_argument("run_id")
+    sub.add_parser("runs", help="table of saved runs")
+    sub.add_parser("presets", help="named configurations")
+    sub.add_parser("datasets", help="datasets and where their files are")
+    sub.add_parser("models", help="architectures")
+    download = sub.add_parser("download", help="download a torchvision dataset into the data folder")
+    download.add_argument("dataset")
+    return parser
+
+
+def config_from_args(args) -> RunConfig:
+    from core import presets
+
+    cfg = RunConfig()
+    if args.preset:
+        cfg = presets.get(args.preset).config
+    if args.config:
+        try:
+            cfg = RunConfig.from_dict({**cfg.to_dict(), **json.loads(Path(args.config).read_text())})
+        except OSError as exc:
+            raise ConfigError([f"cannot read {args.config}: {exc.strerror}"]) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError([f"{args.config} is not valid JSON: {exc}"]) from None
+    changes = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+               if getattr(args, f.name, None) is not None}
+    if changes:
+        cfg = RunConfig.from_dict({**cfg.to_dict(), **changes})
+    return cfg.validate()
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from core.runs import RunError, RunStore
+
+    try:
+        store = RunStore(args.checkpoints)
+        handler = COMMANDS[args.command]
+        return handler(args, store)
+    except ConfigError as exc:
+        print("Invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except (RunError, KeyError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+def cmd_train(args, store) -> int:
+    from core import trainer
+
+    cfg = config_from_args(args)
+    run_id = store.create(cfg)
+    print(f"run {run_id} → {store.path(run_id)}")
+    return _train(store, run_id, args, resume=False)
+
+
+def cmd_resume(args, store) -> int:
+    status = store.read_status(args.run_id) if store.exists(args.run_id) else None
+    if status is None:
+        print(f"error: no run {args.run_id} in {store.root}", file=sys.stderr)
+        return 2
+    if status.get("status") == "completed":
+        print(f"run {args.run_id} already completed all its epochs", file=sys.stderr)
+        return 2
+    store.mark_interrupted()
+    if store.read_status(args.run_id).get("status") in ("running", "queued"):
+        print(f"error: run {args.run_id} is being trained by another process", file=sys.stderr)
+        return 2
+    return _train(store, args.run_id, args, resume=True)
+
+
+def _train(store, run_id, args, *, resume) -> int:
+    from core import trainer
+    from core.progress import ProgressPrinter
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        result = trainer.run(store, run_id, resume=resume, data_dir=args.data_dir,
+                             callbacks=[ProgressPrinter()], stop_event=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    status = store.read_status(run_id)
+    print(f"{result.status}: {result.message}")
+    if result.epochs_done:
+        print(f"best validation accuracy {result.best_val_acc:.2%} at epoch {result.best_epoch}; "
+              f"test accuracy {status.get('test_acc', 0):.2%} (last weights)")
+    return {"completed": 0, "stopped": EXIT_STOPPED}.get(result.status, EXIT_FAILED)
+
+
+def cmd_runs(args, store) -> int:
+    from core.tables import runs_table
+
+    table = runs_table(store.list())
+    print(table.to_string(index=False) if len(table) else f"no runs in {store.root}")
+    return 0
+
+
+def cmd_presets(args, store) -> int:
+    from core import data, presets
+
+    for p in presets.PRESETS.values():
+        state = data.status(p.config.dataset, args.data_dir).state
+        ready = "ready" if state in ("present", "bundled", "debian") else f"needs data ({state})"
+        print(f"{p.name:28} {p.title}  [{ready}]")
+        print(f"{'':28} {p.description}" + (f" Reported: {p.reported}." if p.reported else ""))
+    return 0
+
+
+def cmd_datasets(args, store) -> int:
+    from core import data
+
+    for name in data.names(args.data_dir):
+        info, st = data.info(name, args.data_dir), data.status(name, args.data_dir)
+        print(f"{name:16} {st.state:13} {info.title}: {st.detail}")
+        if st.state not in ("present", "bundled"):
+            print(f"{'':16} {st.fix}")
+    return 0
+
+
+def cmd_models(args, store) -> int:
+    from core import models
+
+    for m in models.describe():
+        print(f"{m['name']:16} {m['description']}")
+    return 0
+
+
+def cmd_download(args, store) -> int:
+    from core import data
+
+    def progress(fraction, message):
+        print(f"\r{fraction:6.1%} {message[:60]:60}", end="", flush=True)
+
+    try:
+        st = data.download(args.dataset, args.data_dir, progress=progress)
+    except data.DatasetError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    print(f"\n{args.dataset}: {st.detail}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
+            "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download}

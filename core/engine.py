@@ -1,0 +1,253 @@
+"""The training engine: plain functions over in-memory tensors that return metrics.
+
+The loop owns the events (batch end, epoch end); the CSV writer, checkpointer, progress bar and
+the dashboard subscribe as callbacks. Nothing here prints, reads files or knows about Streamlit.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from core.augment import augment_batch, is_active
+
+EVAL_BATCH = 1000
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+class StopTraining(Exception):
+    """Raised inside the loop when the stop event is set; caught by `fit`."""
+
+
+# ---- events ----------------------------------------------------------------------------
+
+@dataclass
+class BatchEvent:
+    epoch: int            # 1-based
+    batch: int            # 1-based within the epoch
+    batches: int
+    step: int             # global step, 1-based
+    loss: float           # this batch's loss
+    running_loss: float   # mean over the epoch so far
+    running_acc: float
+    lr: float
+    images_per_sec: float
+
+
+@dataclass
+class EpochEvent:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    epoch_seconds: float
+    elapsed_seconds: float
+    is_best: bool
+
+    def row(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds",
+            "elapsed_seconds")}
+
+
+class Callback:
+    """Subscribers override what they need. `state` is the live TrainState."""
+
+    def on_fit_start(self, state: "TrainState") -> None: ...
+    def on_batch_end(self, event: BatchEvent, state: "TrainState") -> None: ...
+    def on_epoch_end(self, event: EpochEvent, state: "TrainState") -> None: ...
+    def on_fit_end(self, result: "FitResult", state: "TrainState") -> None: ...
+
+
+# ---- state -----------------------------------------------------------------------------
+
+@dataclass
+class TrainState:
+    """Everything `fit` mutates; checkpointing it is enough for an exact resume."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: object
+    generator: torch.Generator
+    epoch: int = 0                       # completed epochs
+    step: int = 0
+    best_epoch: int = 0
+    best_val_acc: float = -1.0
+    elapsed_seconds: float = 0.0
+    history: list = field(default_factory=list)  # EpochEvent rows
+
+    def rng_state(self) -> dict:
+        out = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            out["cuda"] = torch.cuda.get_rng_state_all()
+        return out
+
+    def set_rng_state(self, rng: dict) -> None:
+        self.generator.set_state(rng["generator"])
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+@dataclass
+class FitResult:
+    status: str            # completed | stopped | failed
+    message: str
+    epochs_done: int
+    best_epoch: int
+    best_val_acc: float
+
+
+@dataclass
+class Batches:
+    """A split held on the training device as uint8 images + labels."""
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+# ---- precision -------------------------------------------------------------------------
+
+def autocast_for(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return lambda: torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext
+
+
+# ---- loops -----------------------------------------------------------------------------
+
+def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: int,
+                    callbacks=(), stop_event: threading.Event | None = None,
+                    autocast=contextlib.nullcontext, channels_last=False) -> dict:
+    """One pass over `data` in a random order; returns mean loss, accuracy and timing."""
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    n = len(data)
+    bs = cfg.batch_size
+    batches = math.ceil(n / bs)
+    order = torch.randperm(n, generator=state.generator).to(data.images.device)
+    augment = is_active(cfg)
+    loss_sum, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    for b in range(batches):
+        if stop_event is not None and stop_event.is_set():
+            raise StopTraining()
+        idx = order[b * bs:(b + 1) * bs]
+        x = normalize(data.images[idx])
+        y = data.labels[idx]
+        if augment:
+            x = augment_batch(x, cfg, state.generator)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            out = model(x)
+            loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            kind = "NaN" if math.isnan(loss_value) else "infinite"
+            raise TrainingDiverged(
+                f"loss became {kind} at epoch {epoch} step {b + 1} — try a smaller learning rate "
+                f"(now {state.schedule.lr:.3g}), warm-up or gradient-friendlier settings")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        lr = state.schedule.lr
+        optimizer.step()
+        state.schedule.after_batch()
+        state.step += 1
+        k = len(y)
+        loss_sum += loss_value * k
+        correct += (out.argmax(1) == y).sum().item()
+        seen += k
+        if callbacks:
+            elapsed = time.perf_counter() - start
+            event = BatchEvent(epoch, b + 1, batches, state.step, loss_value, loss_sum / seen,
+                               correct / seen, lr, seen / max(elapsed, 1e-9))
+            for cb in callbacks:
+                cb.on_batch_end(event, state)
+    seconds = time.perf_counter() - start
+    return {"loss": loss_sum / max(seen, 1), "acc": correct / max(seen, 1), "seconds": seconds,
+            "images_per_sec": seen / max(seconds, 1e-9)}
+
+
+@torch.no_grad()
+def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=contextlib.nullcontext,
+             channels_last=False) -> dict:
+    """Mean loss and accuracy; with `keep_outputs`, per-sample preds, probabilities and losses."""
+    was_training = model.training
+    model.eval()
+    n = len(data)
+    loss_sum, correct = 0.0, 0
+    preds, probs, losses = [], [], []
+    for start in range(0, n, EVAL_BATCH):
+        x = normalize(data.images[start:start + EVAL_BATCH])
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = data.labels[start:start + EVAL_BATCH]
+        with autocast():
+            logits = model(x)
+        logits = logits.float()
+        per_sample = F.cross_entropy(logits, y, reduction="none")
+        loss_sum += per_sample.sum().item()
+        pred = logits.argmax(1)
+        correct += (pred == y).sum().item()
+        if keep_outputs:
+            preds.append(pred.cpu())
+            probs.append(logits.softmax(1).cpu())
+            losses.append(per_sample.cpu())
+    model.train(was_training)
+    out = {"loss": loss_sum / max(n, 1), "acc": correct / max(n, 1)}
+    if keep_outputs:
+        out["preds"] = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+        out["probs"] = torch.cat(probs) if probs else torch.zeros(0)
+        out["losses"] = torch.cat(losses) if losses else torch.zeros(0)
+    return out
+
+
+def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, callbacks=(),
+        stop_event: threading.Event | None = None, device=torch.device("cpu")) -> FitResult:
+    """Train from `state.epoch` to `cfg.epochs`, emitting events; never raises for a stop or NaN."""
+    autocast = autocast_for(device, cfg.mixed_precision)
+    channels_last = cfg.mixed_precision and device.type == "cuda"
+    for cb in callbacks:
+        cb.on_fit_start(state)
+    status, message = "completed", f"finished {cfg.epochs} epochs"
+    try:
+        for epoch in range(state.epoch + 1, cfg.epochs + 1):
+            lr = state.schedule.lr
+            tr = train_one_epoch(state, train, cfg, normalize, epoch=epoch, callbacks=callbacks,
+                                 stop_event=stop_event, autocast=autocast, channels_last=channels_last)
+            ev = evaluate(state.model, val, normalize, autocast=autocast, channels_last=channels_last)
+            if not math.isfinite(ev["loss"]):
+                raise TrainingDiverged(f"validation loss became non-finite at epoch {epoch} — "
+                                       "try a smaller learning rate")
+            state.schedule.after_epoch(ev["loss"])
+            state.elapsed_seconds += tr["seconds"]
+            state.epoch = epoch
+            is_best = ev["acc"] > state.best_val_acc
+            if is_best:
+                state.best_val_acc, state.best_epoch = ev["acc"], epoch
+            event = EpochEvent(epoch, tr["loss"], tr["acc"], ev["loss"], ev["acc"], lr, tr["seconds"],
+                               state.elapsed_seconds, is_best)
+            state.history.append(event.row())
+            for cb in callbacks:
+                cb.on_epoch_end(event, state)
+    except StopTraining:
+        status, message = "stopped", f"stopped by the user after {state.epoch} completed epoch(s)"
+    except TrainingDiverged as exc:
+        status, message = "failed", str(exc)
+    result = FitResult(status, message, state.epoch, state.best_epoch, max(state.best_val_acc, 0.0))
+    for cb in callbacks:
+        cb.on_fit_end(result, state)
+    return result

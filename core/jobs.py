@@ -1,0 +1,203 @@
+"""Background training: a queue and one worker thread per process.
+
+Runs execute one at a time so two people pressing Train never fight over the cores. The worker
+publishes what it is doing into a `LiveRun` under a lock; front ends call `snapshot()` to read a
+copy. Nothing here knows about Streamlit (the dashboard keeps one JobRunner in st.cache_resource).
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from core import trainer
+from core.config import RunConfig
+from core.engine import Callback
+from core.runs import RunError, RunStore, owner_fields
+
+MAX_STEP_POINTS = 1000
+
+
+@dataclass
+class Job:
+    run_id: str
+    name: str
+    resume: bool = False
+    submitted_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class LiveRun:
+    """What the live panel draws. Step history is thinned to at most MAX_STEP_POINTS points."""
+    run_id: str
+    name: str
+    config: dict
+    phase: str = "loading"            # loading | training | evaluating | finished
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    images_per_sec: float = 0.0
+    eta_seconds: float | None = None
+    started_at: float = field(default_factory=time.time)
+    epoch_rows: list = field(default_factory=list)
+    steps: list = field(default_factory=list)      # (step, epoch_progress, batch_loss, running_loss, lr)
+    step_stride: int = 1
+    status: str = "running"
+    message: str = ""
+    best_epoch: int = 0
+    best_val_acc: float = 0.0
+
+    @property
+    def progress(self) -> float:
+        if not self.epochs:
+            return 0.0
+        done = self.epoch - 1 + (self.batch / self.batches if self.batches else 0)
+        return min(max(done / self.epochs, 0.0), 1.0)
+
+
+class _Publisher(Callback):
+    def __init__(self, runner: "JobRunner", live: LiveRun):
+        self.runner, self.live = runner, live
+        self._t0 = None
+        self._p0 = 0.0
+
+    def on_fit_start(self, state):
+        with self.runner.lock:
+            self.live.phase = "training"
+            self.live.epoch_rows = [dict(r) for r in state.history]
+            self.live.epoch = state.epoch + 1
+        self._t0 = time.perf_counter()
+        self._p0 = state.epoch / max(self.live.epochs, 1)
+
+    def on_batch_end(self, ev, state):
+        live = self.live
+        with self.runner.lock:
+            live.epoch, live.batch, live.batches = ev.epoch, ev.batch, ev.batches
+            live.images_per_sec = ev.images_per_sec
+            if ev.step % live.step_stride == 0:
+                live.steps.append((ev.step, ev.epoch - 1 + ev.batch / ev.batches, ev.loss, ev.running_loss, ev.lr))
+                if len(live.steps) > MAX_STEP_POINTS:
+                    live.steps = live.steps[::2]
+                    live.step_stride *= 2
+            done = live.progress - self._p0
+            if done > 0.002:
+                spent = time.perf_counter() - self._t0
+                live.eta_seconds = spent / done * (1 - live.progress)
+
+    def on_epoch_end(self, ev, state):
+        with self.runner.lock:
+            self.live.epoch_rows.append(ev.row())
+            self.live.best_epoch, self.live.best_val_acc = state.best_epoch, state.best_val_acc
+
+    def on_fit_end(self, result, state):
+        with self.runner.lock:
+            self.live.phase = "evaluating" if result.epochs_done else "finished"
+
+
+class JobRunner:
+    def __init__(self, store: RunStore, data_dir=None):
+        self.store = store
+        self.data_dir = data_dir
+        self.lock = threading.RLock()
+        self._wake = threading.Condition(self.lock)
+        self._queue: deque[Job] = deque()
+        self._live: LiveRun | None = None
+        self._stop_event: threading.Event | None = None
+        self.finished: deque[LiveRun] = deque(maxlen=20)
+        self._thread = threading.Thread(target=self._work, name="cnn-studio-trainer", daemon=True)
+        store.mark_interrupted()
+        self._thread.start()
+
+    # ---- front-end API ----
+    def submit(self, cfg: RunConfig) -> str:
+        """Validate and queue a new run; returns its run id."""
+        cfg.validate()
+        run_id = self.store.create(cfg, status="queued")
+        self._enqueue(Job(run_id, cfg.name or run_id))
+        return run_id
+
+    def submit_resume(self, run_id: str) -> None:
+        status = self.store.read_status(run_id).get("status")
+        if status not in ("stopped", "interrupted", "failed"):
+            raise RunError(f"run {run_id} is {status}; only stopped, interrupted or failed runs can be resumed")
+        with self.lock:
+            if any(j.run_id == run_id for j in self._queue) or (self._live and self._live.run_id == run_id):
+                raise RunError(f"run {run_id} is already queued or training")
+            self.store.write_status(run_id, status="queued", message="queued to resume",
+                                    **owner_fields())
+            self._enqueue(Job(run_id, self.store.read_status(run_id).get("name", run_id), resume=True))
+
+    def cancel(self, run_id: str) -> bool:
+        """Remove a run from the queue before it starts."""
+        with self.lock:
+            for job in list(self._queue):
+                if job.run_id == run_id:
+                    self._queue.remove(job)
+                    self.store.write_status(run_id, status="stopped", message="removed from the queue before it started")
+                    return True
+        return False
+
+    def stop(self) -> bool:
+        """Ask the current run to stop; it ends within one batch and keeps what was saved."""
+        with self.lock:
+            if self._stop_event is None:
+                return False
+            self._stop_event.set()
+            return True
+
+    def snapshot(self) -> dict:
+        """A copy of the current run, the queue and recent finished runs, safe to read anywhere."""
+        with self.lock:
+            return {
+                "live": copy.deepcopy(self._live) if self._live else None,
+                "queue": [copy.copy(j) for j in self._queue],
+                "finished": [copy.copy(f) for f in self.finished],
+                "busy": self._live is not None or bool(self._queue),
+            }
+
+    def is_active(self, run_id: str) -> bool:
+        with self.lock:
+            return (self._live is not None and self._live.run_id == run_id) or any(j.run_id == run_id for j in self._queue)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until nothing is queued or running (CLI and tests)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            with self.lock:
+                if self._live is None and not self._queue:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    # ---- worker ----
+    def _enqueue(self, job: Job) -> None:
+        with self._wake:
+            self._queue.append(job)
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue:
+                    self._wake.wait()
+                job = self._queue.popleft()
+                cfg = self.store.read_config(job.run_id)
+                live = LiveRun(job.run_id, job.name, cfg.to_dict(), epochs=cfg.epochs)
+                self._live, self._stop_event = live, threading.Event()
+            try:
+                result = trainer.run(self.store, job.run_id, resume=job.resume, data_dir=self.data_dir,
+                                     callbacks=[_Publisher(self, live)], stop_event=self._stop_event)
+                status, message = result.status, result.message
+            except Exception as exc:  # the runner must survive anything a run does
+                status, message = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
+                try:
+                    self.store.write_status(job.run_id, status="failed", message=message)
+                except OSError:
+                    pass
+            with self.lock:
+                live.phase, live.status, live.message = "finished", status, message
+                self.finished.appendleft(live)
+                self._live, self._stop_event = None, None

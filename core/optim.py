@@ -1,0 +1,115 @@
+"""Optimizer and learning-rate schedule builders, and the LR preview.
+
+Every schedule is stepped once per batch so warm-up and cosine are smooth, while the
+epoch-based ones (StepLR, MultiStepLR, ExponentialLR) keep the tutorials' meaning: the LR
+changes exactly at epoch boundaries. `lr_preview` runs the very same builder on a dummy
+parameter, so the chart the Train page shows is the LR the run will use.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.optim import lr_scheduler
+
+from core.config import RunConfig
+
+
+def build_optimizer(params, cfg: RunConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def lr_factor(cfg: RunConfig, steps_per_epoch: int):
+    """The multiplier of the initial LR after `step` batches, for the closed-form schedules."""
+    total = cfg.epochs * steps_per_epoch
+    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
+    floor = cfg.min_lr / cfg.lr if cfg.lr else 0.0
+
+    def factor(step: int) -> float:
+        epoch = step // steps_per_epoch
+        if cfg.schedule == "step":
+            f = cfg.gamma ** (epoch // cfg.step_size)
+        elif cfg.schedule == "multistep":
+            f = cfg.gamma ** sum(1 for m in cfg.milestones if m <= epoch)
+        elif cfg.schedule == "exponential":
+            f = cfg.gamma ** epoch
+        elif cfg.schedule == "cosine":
+            t = min(max(step - warm, 0) / max(total - warm, 1), 1.0)
+            f = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+        else:
+            f = 1.0
+        if warm and step < warm:
+            f *= (step + 1) / warm
+        return f
+
+    return factor
+
+
+class Schedule:
+    """One interface over torch's schedulers: `after_batch()` and `after_epoch(val_loss)`."""
+
+    def __init__(self, optimizer, cfg: RunConfig, steps_per_epoch: int):
+        self.cfg = cfg
+        self.optimizer = optimizer
+        self.per_batch = None
+        self.per_epoch = None
+        spe = max(1, steps_per_epoch)
+        if cfg.schedule == "onecycle":
+            self.per_batch = lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * spe)
+        elif cfg.schedule == "plateau":
+            warm = int(round(cfg.warmup_epochs * spe))
+            if warm:
+                self.per_batch = lr_scheduler.LinearLR(optimizer, start_factor=1 / warm, total_iters=warm - 1)
+            self.per_epoch = lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.gamma,
+                                                            patience=cfg.patience)
+        elif cfg.schedule != "none" or cfg.warmup_epochs:
+            self.per_batch = lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, spe))
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def after_batch(self) -> None:
+        if self.per_batch is not None:
+            self.per_batch.step()
+
+    def after_epoch(self, val_loss: float) -> None:
+        if self.per_epoch is not None:
+            self.per_epoch.step(val_loss)
+
+    def state_dict(self) -> dict:
+        out = {}
+        if self.per_batch is not None:
+            out["per_batch"] = self.per_batch.state_dict()
+        if self.per_epoch is not None:
+            out["per_epoch"] = self.per_epoch.state_dict()
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.per_batch is not None and "per_batch" in state:
+            # LambdaLR saves its closure as None and rebuilds it from the config
+            self.per_batch.load_state_dict(dict(state["per_batch"]))
+        if self.per_epoch is not None and "per_epoch" in state:
+            self.per_epoch.load_state_dict(state["per_epoch"])
+
+
+def lr_preview(cfg: RunConfig, steps_per_epoch: int) -> list[float]:
+    """The LR used at every training step, without training (ReduceLROnPlateau shown flat)."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = build_optimizer([param], cfg)
+    schedule = Schedule(optimizer, cfg, steps_per_epoch)
+    lrs = []
+    for _ in range(cfg.epochs * max(1, steps_per_epoch)):
+        lrs.append(schedule.lr)
+        optimizer.step()
+        schedule.after_batch()
+    return lrs

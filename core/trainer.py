@@ -1,0 +1,201 @@
+"""One run end to end: data + model + engine + run store. The CLI and the job runner call this."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+from core import checkpoints, data, models
+from core.augment import normalizer
+from core.config import ConfigError, RunConfig
+from core.engine import Batches, Callback, FitResult, TrainState, autocast_for, evaluate, fit
+from core.optim import Schedule, build_optimizer
+from core.runs import RunError, RunStore, owner_fields
+
+
+class DeviceError(RuntimeError):
+    pass
+
+
+def resolve_device(name: str) -> torch.device:
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps and mps.is_available())
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps_ok else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("device cuda was chosen but PyTorch sees no CUDA GPU here — choose auto or cpu "
+                          "(or install a CUDA build of PyTorch on a machine with an NVIDIA GPU)")
+    if name == "mps" and not mps_ok:
+        raise DeviceError("device mps was chosen but Apple's Metal backend is not available here — "
+                          "choose auto or cpu")
+    return torch.device(name)
+
+
+def available_devices() -> list[str]:
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps and mps.is_available():
+        out.append("mps")
+    return out
+
+
+@dataclass
+class Prepared:
+    cfg: RunConfig
+    dataset: data.Dataset
+    device: torch.device
+    train: Batches
+    val: Batches
+    test: Batches
+    normalize: object
+    state: TrainState
+
+
+def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
+    """Validate, load data onto the device, build model/optimizer/schedule, seed everything."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    ds = data.load(cfg.dataset, data_dir=data_dir, progress=progress)
+    cfg.validate(image_shape=ds.shape)
+    train_split, val_split = data.holdout(ds.train, cfg.val_split, cfg.seed) if cfg.val_split else (ds.train, ds.test)
+    if len(train_split) == 0:
+        raise ConfigError([f"dataset {cfg.dataset} has no training images"])
+    to_dev = lambda s: Batches(s.images.to(device), s.labels.to(device))
+    torch.manual_seed(cfg.seed)
+    model = models.build_model(cfg.arch, ds.shape, ds.num_classes, cfg.custom_layers).to(device)
+    if cfg.mixed_precision and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model.parameters(), cfg)
+    steps = -(-len(train_split) // cfg.batch_size)
+    state = TrainState(model, optimizer, Schedule(optimizer, cfg, steps), torch.Generator().manual_seed(cfg.seed))
+    return Prepared(cfg, ds, device, to_dev(train_split), to_dev(val_split), to_dev(ds.test),
+                    normalizer(ds.mean, ds.std, device), state)
+
+
+# ---- the store subscriber --------------------------------------------------------------------
+
+class StoreWriter(Callback):
+    """Writes checkpoint, weights, metrics and status as each epoch ends (in that order)."""
+
+    def __init__(self, store: RunStore, run_id: str, prep: Prepared):
+        self.store, self.run_id, self.prep = store, run_id, prep
+
+    def on_fit_start(self, state):
+        ds = self.prep.dataset
+        params = sum(p.numel() for p in state.model.parameters())
+        self.store.write_json(self.run_id, "model.json", {
+            "classes": ds.classes, "mean": list(ds.mean), "std": list(ds.std), "image_shape": list(ds.shape),
+            "arch": self.prep.cfg.arch, "params": params, "dataset_title": ds.title, "digits": ds.is_digits,
+        })
+        self.store.write_status(self.run_id, status="running", message="", started_at=time.time(),
+                                device=str(self.prep.device), params=params, **owner_fields())
+
+    def on_epoch_end(self, event, state):
+        checkpoints.save_resume_state(self.store, self.run_id, resume_state(state))
+        checkpoints.save_weights(self.store, self.run_id, "last", state.model, event.epoch)
+        if event.is_best:
+            checkpoints.save_weights(self.store, self.run_id, "best", state.model, event.epoch)
+        self.store.write_metrics(self.run_id, state.history)
+        self.store.write_status(self.run_id, epochs_done=event.epoch, best_epoch=state.best_epoch,
+                                best_val_acc=state.best_val_acc, last_val_acc=event.val_acc,
+                                train_seconds=state.elapsed_seconds)
+
+
+def resume_state(state: TrainState) -> dict:
+    return {
+        "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
+        "schedule": state.schedule.state_dict(), "rng": state.rng_state(), "epoch": state.epoch,
+        "step": state.step, "best_epoch": state.best_epoch, "best_val_acc": state.best_val_acc,
+        "elapsed_seconds": state.elapsed_seconds, "history": state.history,
+    }
+
+
+def restore(state: TrainState, saved: dict) -> None:
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.schedule.load_state_dict(saved["schedule"])
+    state.set_rng_state(saved["rng"])
+    for key in ("epoch", "step", "best_epoch", "best_val_acc", "elapsed_seconds"):
+        setattr(state, key, saved[key])
+    state.history = [dict(r) for r in saved["history"]]
+
+
+# ---- running -------------------------------------------------------------------------------
+
+def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, callbacks=(),
+        stop_event: threading.Event | None = None, progress=None) -> FitResult:
+    """Train the run folder `run_id` (created by `store.create`), or continue it with `resume`.
+
+    Never raises for problems a person must fix: they end the run as `failed` with the message.
+    """
+    cfg = store.read_config(run_id)
+    store.write_status(run_id, status="running", message="loading data…", **owner_fields())
+    try:
+        prep = prepare(cfg, data_dir=data_dir, progress=progress)
+        if resume and (store.path(run_id) / "checkpoint_last.pt").exists():
+            restore(prep.state, checkpoints.load_resume_state(store, run_id))
+            store.write_metrics(run_id, prep.state.history)
+        writer = StoreWriter(store, run_id, prep)
+        result = fit(prep.state, prep.train, prep.val, cfg, prep.normalize,
+                     callbacks=[writer, *callbacks], stop_event=stop_event, device=prep.device)
+        if prep.state.epoch:
+            _final_predictions(store, run_id, prep)
+        result_fields = {"best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc}
+    except (ConfigError, data.DatasetError, models.ModelError, DeviceError, RunError) as exc:
+        result = FitResult("failed", str(exc), 0, 0, 0.0)
+        result_fields = {}
+    except OSError as exc:
+        where = getattr(exc, "filename", None) or store.path(run_id)
+        result = FitResult("failed", f"could not save to {where}: {exc.strerror or exc} — free disk space "
+                           "or fix permissions, then resume the run", 0, 0, 0.0)
+        result_fields = {}
+    except torch.OutOfMemoryError:
+        result = FitResult("failed", "the device ran out of memory — choose a smaller batch size or model", 0, 0, 0.0)
+        result_fields = {}
+    store.write_status(run_id, status=result.status, message=result.message, finished_at=time.time(),
+                       **result_fields)
+    return result
+
+
+def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
+    """Per-sample test predictions of the last and the best weights (the galleries read these)."""
+    autocast = autocast_for(prep.device, prep.cfg.mixed_precision)
+    model = prep.state.model
+    results = {}
+    last = evaluate(model, prep.test, prep.normalize, keep_outputs=True, autocast=autocast)
+    results["last"] = last
+    best_weights = checkpoints.load_weights(store, run_id, "best")
+    current = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_weights)
+    results["best"] = evaluate(model, prep.test, prep.normalize, keep_outputs=True, autocast=autocast)
+    model.load_state_dict(current)
+    labels = prep.test.labels.cpu()
+    for which, r in results.items():
+        checkpoints.save_predictions(store, run_id, which, labels, r["preds"], r["probs"], r["losses"])
+    store.write_status(run_id, test_acc=last["acc"], test_loss=last["loss"], best_test_acc=results["best"]["acc"])
+
+
+def new_run(store: RunStore, cfg: RunConfig, **kwargs) -> tuple[str, FitResult]:
+    cfg.validate()
+    run_id = store.create(cfg)
+    return run_id, run(store, run_id, **kwargs)
+
+
+def load_model(store: RunStore, run_id: str, which: str = "best"):
+    """(model in eval mode on the CPU, model.json meta) ready for inference."""
+    cfg = store.read_config(run_id)
+    meta = store.read_json(run_id, "model.json")
+    model = models.build_model(cfg.arch, tuple(meta["image_shape"]), len(meta["classes"]), cfg.custom_layers)
+    try:
+        model.load_state_dict(checkpoints.load_weights(store, run_id, which))
+    except RuntimeError as exc:
+        raise RunError(f"weights of run {run_id} do not fit its architecture: {str(exc).splitlines()[0]}") from None
+    return model.eval(), meta

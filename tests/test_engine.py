@@ -1,0 +1,141 @@
+"""The engine and one whole run through the store, on a tiny synthetic dataset."""
+import threading
+
+import pytest
+import torch
+
+from core import checkpoints, trainer
+from core.config import RunConfig
+from core.engine import Callback
+
+TINY = [{"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"},
+        {"type": "maxpool", "kernel_size": 2}, {"type": "flatten"}, {"type": "linear", "out_features": 4}]
+
+
+def cfg(**changes):
+    base = dict(dataset="synthetic", arch="custom", custom_layers=tuple(TINY), epochs=3, batch_size=32,
+                lr=0.05, optimizer="sgd", momentum=0.9, seed=1)
+    return RunConfig(**{**base, **changes})
+
+
+class StopAt(Callback):
+    def __init__(self, event, epoch, batch):
+        self.event, self.epoch, self.batch = event, epoch, batch
+        self.batches_seen = []
+
+    def on_batch_end(self, ev, state):
+        self.batches_seen.append((ev.epoch, ev.batch))
+        if (ev.epoch, ev.batch) == (self.epoch, self.batch):
+            self.event.set()
+
+
+def test_a_run_learns_and_writes_everything_the_dashboard_reads(store, synthetic):
+    run_id, result = trainer.new_run(store, cfg(epochs=4))
+    assert result.status == "completed"
+    metrics = store.read_metrics(run_id)
+    assert [r["epoch"] for r in metrics] == [1, 2, 3, 4]
+    assert metrics[-1]["val_acc"] > 0.9 and metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    status = store.read_status(run_id)
+    assert status["status"] == "completed" and status["epochs_done"] == 4
+    assert status["best_epoch"] == max(metrics, key=lambda r: r["val_acc"])["epoch"]
+    preds = checkpoints.load_predictions(store, run_id, "last")
+    n = len(synthetic.test)
+    assert preds["probs"].shape == (n, 4) and preds["preds"].shape == (n,) and preds["losses"].shape == (n,)
+    assert torch.allclose(preds["probs"].sum(1), torch.ones(n), atol=1e-4)
+    assert (preds["preds"] == preds["labels"]).float().mean().item() == pytest.approx(status["test_acc"])
+    model, meta = trainer.load_model(store, run_id, "best")
+    assert meta["classes"] == synthetic.classes and not model.training
+
+
+def test_stop_ends_within_one_batch_and_keeps_the_last_completed_epoch(store, synthetic):
+    stop = threading.Event()
+    spy = StopAt(stop, epoch=2, batch=3)
+    run_id = store.create(cfg())
+    result = trainer.run(store, run_id, callbacks=[spy], stop_event=stop)
+    assert result.status == "stopped" and result.epochs_done == 1
+    assert spy.batches_seen[-1] == (2, 3)  # no batch ran after the stop request
+    assert [r["epoch"] for r in store.read_metrics(run_id)] == [1]
+    assert store.read_status(run_id)["status"] == "stopped"
+    assert checkpoints.load_resume_state(store, run_id)["epoch"] == 1
+
+
+def test_resume_gives_the_same_metrics_as_an_uninterrupted_run(store, synthetic):
+    config = cfg(epochs=3, aug_translate=1, schedule="cosine")
+    full_id, _ = trainer.new_run(store, config)
+    stop = threading.Event()
+    part_id = store.create(config)
+    trainer.run(store, part_id, callbacks=[StopAt(stop, 2, 4)], stop_event=stop)
+    result = trainer.run(store, part_id, resume=True)
+    assert result.status == "completed"
+    full, resumed = store.read_metrics(full_id), store.read_metrics(part_id)
+    for a, b in zip(full, resumed):
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
+            assert a[key] == pytest.approx(b[key], abs=1e-6), key
+    assert len(resumed) == 3
+
+
+def test_nan_loss_stops_with_a_clear_reason_and_keeps_the_best_checkpoint(store, synthetic):
+    class Explode(Callback):
+        def on_batch_end(self, ev, state):
+            if ev.epoch == 2 and ev.batch == 2:  # weights blow up the way a too-large LR makes them
+                with torch.no_grad():
+                    next(state.model.parameters()).fill_(float("inf"))
+    run_id = store.create(cfg(epochs=3))
+    result = trainer.run(store, run_id, callbacks=[Explode()])
+    assert result.status == "failed"
+    assert "at epoch 2" in result.message and "try a smaller learning rate" in result.message
+    assert ("NaN" in result.message) or ("infinite" in result.message)
+    assert store.read_status(run_id)["status"] == "failed"
+    weights = checkpoints.load_weights(store, run_id, "best")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_same_seed_same_result_on_cpu(store, synthetic):
+    a, _ = trainer.new_run(store, cfg(epochs=2, aug_rotate=10, aug_erase=0.5))
+    b, _ = trainer.new_run(store, cfg(epochs=2, aug_rotate=10, aug_erase=0.5))
+    assert store.read_metrics(a)[-1]["val_loss"] == store.read_metrics(b)[-1]["val_loss"]
+
+
+def test_validation_split_holds_out_part_of_train(store, synthetic):
+    run_id, result = trainer.new_run(store, cfg(epochs=1, val_split=0.25))
+    assert result.status == "completed"
+    # test predictions still cover the whole test split
+    assert len(checkpoints.load_predictions(store, run_id, "best")["preds"]) == len(synthetic.test)
+
+
+def test_cuda_chosen_but_absent_fails_before_training(store, synthetic, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _, result = trainer.new_run(store, cfg(device="cuda"))
+    assert result.status == "failed" and "no CUDA GPU" in result.message
+
+
+def test_disk_error_while_saving_fails_with_where_and_keeps_the_previous_checkpoint(store, synthetic, monkeypatch):
+    import core.checkpoints as ck
+    real = ck.save_weights
+    calls = {"n": 0}
+
+    def flaky(store_, run_id, which, model, epoch):
+        if epoch == 2:
+            raise OSError(28, "No space left on device", str(store_.path(run_id) / f"weights_{which}.safetensors"))
+        return real(store_, run_id, which, model, epoch)
+
+    monkeypatch.setattr(ck, "save_weights", flaky)
+    run_id = store.create(cfg(epochs=3))
+    result = trainer.run(store, run_id)
+    assert result.status == "failed"
+    assert "No space left on device" in result.message and "weights_last.safetensors" in result.message
+    assert checkpoints.load_weights(store, run_id, "last")  # epoch 1's weights still load
+    assert store.read_status(run_id)["status"] == "failed"
+
+
+def test_lr_finder_suggests_a_learning_rate_and_leaves_the_model_alone(synthetic):
+    from core import models
+    from core.lr_finder import lr_finder
+
+    model = models.build_model("custom", synthetic.shape, 4, tuple(TINY))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    res = lr_finder(model, synthetic.train.images, synthetic.train.labels, cfg(), synthetic.mean,
+                    synthetic.std, steps=120)
+    assert len(res.lrs) == len(res.losses) > 20
+    assert res.suggestion is not None and 1e-5 < res.suggestion < 10
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

