@@ -151,7 +151,20 @@ def cmd_runs(args, store) -> int:
     from core.tables import runs_table
 
     table = runs_table(store.list())
-    print(table.to_string(index=False) if len(table) else f"no runs in {store.root}")
+    if not len(table):
+        print(f"no runs in {store.root}")
+        return 0
+    pct = lambda v: "" if v != v or v is None else f"{v:.2%}"
+    view = table[["run_id", "status", "dataset", "arch", "optimizer", "lr", "schedule", "epochs"]].copy()
+    view["epochs"] = table["epochs"].astype("Int64")
+    view["best"] = [f"{pct(a)} @{int(e)}" if a == a and a is not None else "" for a, e in
+                    zip(table["best_val_acc"], table["best_epoch"].fillna(0))]
+    view["test"] = table["test_acc"].map(pct)
+    view["time"] = table["train_seconds"].map(lambda v: "" if v != v or v is None else f"{v:.0f}s")
+    print(view.fillna("").to_string(index=False))
+    damaged = table[table["status"] == "damaged"]
+    for _, row in damaged.iterrows():
+        print(f"damaged: {row['run_id']}: {row['message']}")
     return 0
 
 

@@ -1,0 +1,111 @@
+"""Engine vs the tutorials' training loop: images/s and test accuracy, same model/data/epochs.
+
+The reference is written the way the PyTorch tutorials teach it: a torchvision dataset with
+per-sample ToTensor + Normalize, a DataLoader with two worker processes, and the classic loop.
+Run it on full MNIST (see ../shared/datasets/README.md for a copy) or Fashion-MNIST:
+
+    python benchmarks/engine_vs_reference.py --data-dir DIR --dataset mnist --archs lenet5,seed_cnn7 \
+        --batch-sizes 64,256 --epochs 1
+
+It prints a Markdown table (paste it into the README) with the ratio engine / reference.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from core import data, models  # noqa: E402
+from core.augment import normalizer  # noqa: E402
+from core.config import RunConfig  # noqa: E402
+from core.engine import Batches, TrainState, evaluate, train_one_epoch  # noqa: E402
+from core.optim import Schedule, build_optimizer  # noqa: E402
+
+TV_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "kmnist": "KMNIST"}
+
+
+def run_engine(ds, arch, batch_size, epochs, seed):
+    cfg = RunConfig(dataset=ds.name, arch=arch, batch_size=batch_size, epochs=epochs, lr=0.01,
+                    momentum=0.9, seed=seed)
+    torch.manual_seed(seed)
+    model = models.build_model(arch, ds.shape, ds.num_classes)
+    opt = build_optimizer(model.parameters(), cfg)
+    steps = -(-len(ds.train) // batch_size)
+    state = TrainState(model, opt, Schedule(opt, cfg, steps), torch.Generator().manual_seed(seed))
+    norm = normalizer(ds.mean, ds.std, "cpu")
+    train, test = Batches(ds.train.images, ds.train.labels), Batches(ds.test.images, ds.test.labels)
+    seconds = 0.0
+    for epoch in range(1, epochs + 1):
+        seconds += train_one_epoch(state, train, cfg, norm, epoch=epoch)["seconds"]
+    acc = evaluate(model, test, norm)["acc"]
+    return len(ds.train) * epochs / seconds, acc
+
+
+def run_reference(ds_name, root, arch, shape, classes, mean, std, batch_size, epochs, seed, workers):
+    import torchvision
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
+    cls = getattr(torchvision.datasets, TV_CLASSES[ds_name])
+    train = cls(root, train=True, download=False, transform=tf)
+    test = cls(root, train=False, download=False, transform=tf)
+    loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True, num_workers=workers)
+    test_loader = torch.utils.data.DataLoader(test, batch_size=1000, num_workers=workers)
+    torch.manual_seed(seed)
+    model = models.build_model(arch, shape, classes)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    seconds, seen = 0.0, 0
+    for _ in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        for x, y in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            seen += len(y)
+        seconds += time.perf_counter() - start
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in test_loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return seen / seconds, correct / len(test)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--dataset", default="mnist", choices=sorted(TV_CLASSES))
+    p.add_argument("--archs", default="lenet5,seed_cnn7")
+    p.add_argument("--batch-sizes", default="64,256")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    ds = data.load(args.dataset, args.data_dir)
+    root = str(data.data_dir(args.data_dir))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads; dataset {args.dataset} "
+          f"({len(ds.train)} train / {len(ds.test)} test), {args.epochs} epoch(s)\n")
+    print("| model | batch | engine img/s | reference img/s | ratio | engine acc | reference acc |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for arch in args.archs.split(","):
+        for bs in map(int, args.batch_sizes.split(",")):
+            e_ips, e_acc = run_engine(ds, arch, bs, args.epochs, args.seed)
+            r_ips, r_acc = run_reference(args.dataset, root, arch, ds.shape, ds.num_classes, ds.mean,
+                                         ds.std, bs, args.epochs, args.seed, args.workers)
+            print(f"| {arch} | {bs} | {e_ips:,.0f} | {r_ips:,.0f} | {e_ips / r_ips:.2f}× | "
+                  f"{e_acc:.2%} | {r_acc:.2%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

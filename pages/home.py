@@ -1,0 +1,45 @@
+"""Home: what CNN Studio does, one-click presets, the current job and the latest runs."""
+import streamlit as st
+
+from core import presets
+from ui import live, presets_ui, state
+from ui.runpicker import label
+
+state.init()
+st.title("CNN Studio")
+st.markdown(
+    "Train convolutional image classifiers on MNIST, Fashion-MNIST, CIFAR-10 or your own images and "
+    "watch them learn live. Then study each run — confusion matrix, mistakes, filters, feature maps, "
+    "your own drawings — and compare runs side by side.")
+
+st.subheader("Start in one click")
+quick = [p for p in presets.PRESETS.values()]
+cols = st.columns(3)
+for i, p in enumerate(quick):
+    ok, reason = presets_ui.availability(p)
+    with cols[i % 3].container(border=True):
+        st.markdown(f"**{p.title}**")
+        st.caption(p.description + (f" Reported: {p.reported}." if p.reported else ""))
+        if st.button("Train now", key=f"home_{p.name}", disabled=not ok, icon=":material/play_arrow:",
+                     help=reason or None, type="primary" if p.name == "lenet5_mnist_sample" else "secondary"):
+            run_id = presets_ui.start(p.name)
+            state.flash("success", f"Started **{p.title}** as run `{run_id}`.")
+            st.switch_page(state.TRAIN)
+        if not ok:
+            st.caption(f":material/info: {reason}")
+            st.page_link(state.DATA, label="Get the dataset", icon=":material/dataset:")
+
+st.subheader("Current job")
+live.panel(compact=True)
+
+st.subheader("Latest runs")
+runs = state.store().list()[:5]
+if not runs:
+    st.info("No runs yet. Press **Train now** on the first preset above — it works offline.")
+for rec in runs:
+    a, b = st.columns([5, 1])
+    a.write(label(rec) if rec.config and not rec.damaged else f"{rec.run_id} — damaged: {rec.damaged}")
+    if not rec.damaged and rec.status.get("epochs_done") and b.button("Evaluate", key=f"home_eval_{rec.run_id}"):
+        st.session_state[state.SELECTED_RUN] = rec.run_id
+        st.switch_page(state.EVALUATE)
+st.page_link(state.RUNS, label="All runs", icon=":material/table_chart:")

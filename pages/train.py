@@ -1,0 +1,78 @@
+"""Train: configure a run (presets, every field, LR preview and finder), start it, watch it live."""
+import streamlit as st
+
+from core import data, presets
+from core.config import RunConfig
+from core.optim import lr_preview
+from ui import config_form, live, presets_ui, state
+from ui.train_figures import lr_finder_figure, lr_preview_figure
+
+state.init()
+st.title("Train")
+
+prefill = st.session_state.get(state.TRAIN_PREFILL)
+if prefill:
+    try:
+        config_form.load_into_form(RunConfig.from_dict(prefill, strict=False))
+    except ValueError as exc:
+        st.error(f"Could not load that configuration into the form: {exc}")
+    st.session_state[state.TRAIN_PREFILL] = None
+
+presets_ui.picker(key="train_preset")
+
+values = config_form.render()
+cfg, problems = config_form.to_config(values)
+
+
+@st.cache_data(show_spinner=False)
+def _train_size(dataset: str, data_root: str) -> int | None:
+    try:
+        return len(data.load(dataset, data_root).train)
+    except data.DatasetError:
+        return None
+
+
+def steps_per_epoch(c: RunConfig) -> tuple[int, str]:
+    n = _train_size(c.dataset, str(data.data_dir()))
+    if n is None:
+        return 100, "dataset not loaded: 100 steps per epoch assumed"
+    return max(1, -(-int(n * (1 - c.val_split)) // c.batch_size)), ""
+
+
+if problems:
+    st.error("Fix these before training:\n" + "\n".join(f"- {p}" for p in problems))
+else:
+    spe, note = steps_per_epoch(cfg)
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(lr_preview_figure(lr_preview(cfg, spe), spe, note), key="lr_preview")
+    with right:
+        st.caption("The LR finder raises the learning rate exponentially over 150 batches on a copy "
+                   "of the model and suggests where the loss falls fastest.")
+        if st.button("Run the LR finder", icon=":material/search:", key="lr_find"):
+            from ui.lr_finder_ui import run_finder
+            st.session_state["lr_finder_result"] = run_finder(cfg)
+        result = st.session_state.get("lr_finder_result")
+        if result is not None:
+            if isinstance(result, str):
+                st.error(result)
+            else:
+                st.plotly_chart(lr_finder_figure(result.lrs, result.losses, result.suggestion), key="lr_finder_chart")
+                st.caption(result.note)
+                if result.suggestion and st.button(f"Use {result.suggestion:.2g} as the learning rate", key="lr_use"):
+                    st.session_state[config_form.VALUES]["lr"] = float(f"{result.suggestion:.2g}")
+                    st.session_state.pop(config_form.key("lr"), None)
+                    st.rerun()
+
+status = data.status(cfg.dataset) if cfg else None
+if status is not None and not status.ready:
+    st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
+    st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
+busy = state.runner().snapshot()["busy"]
+if st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
+             key="train_submit", disabled=bool(problems) or (status is not None and not status.ready)):
+    run_id = state.runner().submit(cfg)
+    st.success(f"Run `{run_id}` {'queued' if busy else 'started'}.")
+
+st.subheader("Live")
+live.panel()

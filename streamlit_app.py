@@ -1,0 +1,28 @@
+"""CNN Studio: the router. Page config, navigation over pages/, the shared sidebar."""
+import streamlit as st
+
+from ui import sidebar, state
+
+st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
+state.init()
+
+pages = {
+    "Start": [
+        st.Page(state.HOME, title="Home", icon=":material/home:", default=True),
+    ],
+    "Build": [
+        st.Page(state.DATA, title="Data", icon=":material/dataset:"),
+        st.Page(state.MODEL, title="Model", icon=":material/account_tree:"),
+        st.Page(state.TRAIN, title="Train", icon=":material/play_circle:"),
+    ],
+    "Study": [
+        st.Page(state.RUNS, title="Runs", icon=":material/table_chart:"),
+        st.Page(state.EVALUATE, title="Evaluate", icon=":material/fact_check:"),
+        st.Page(state.INSPECT, title="Inspect", icon=":material/visibility:"),
+        st.Page(state.PLAYGROUND, title="Playground", icon=":material/draw:"),
+    ],
+}
+page = st.navigation(pages)
+sidebar.render()
+state.show_flash()
+page.run()

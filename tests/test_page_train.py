@@ -1,0 +1,94 @@
+"""AppTest: the Home and Train pages (form validation, presets, enqueueing, live panel)."""
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ui import state
+
+
+@pytest.fixture
+def app():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "streamlit_app.py"), default_timeout=60)
+    yield at
+    runner = state.runner()
+    runner.stop()
+    runner.wait_idle(60)
+    st.cache_resource.clear()
+
+
+def plotly_figures(at):
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_home_renders_on_a_fresh_store_with_presets_and_no_runs(app):
+    app.run()
+    assert not app.exception
+    assert "CNN Studio" in app.title[0].value
+    assert any("No runs yet" in i.value for i in app.info)
+    assert app.button(key="home_lenet5_mnist_sample").disabled is False
+    # a preset whose dataset is absent is shown disabled, not hidden
+    assert app.button(key="home_lenet5_cifar10").disabled is True
+
+
+def test_train_form_shows_every_problem_before_anything_starts(app):
+    app.switch_page(state.TRAIN).run()
+    assert not app.exception
+    app.number_input(key="cfg_lr").set_value(0.0)
+    app.number_input(key="cfg_epochs").set_value(3)
+    app.selectbox(key="cfg_schedule").set_value("multistep").run()
+    app.text_input(key="cfg_milestones").set_value("4,2").run()
+    errors = " ".join(e.value for e in app.error)
+    assert "learning rate must be > 0" in errors
+    assert "MultiStepLR milestones must be increasing epochs within 1..3" in errors
+    assert app.button(key="train_submit").disabled
+    assert state.store().list() == []
+
+
+def test_lr_preview_follows_the_schedule_fields(app):
+    app.switch_page(state.TRAIN).run()
+    app.number_input(key="cfg_epochs").set_value(4)
+    app.number_input(key="cfg_lr").set_value(0.1)
+    app.selectbox(key="cfg_schedule").set_value("multistep").run()
+    app.text_input(key="cfg_milestones").set_value("2,3").run()
+    fig = next(f for f in plotly_figures(app) if "Learning-rate" in f["layout"]["title"]["text"])
+    ys = fig["data"][0]["y"]
+    # 4,000 mnist_sample images at batch 64 → 63 steps per epoch
+    assert len(ys) == 4 * 63
+    assert ys[0] == pytest.approx(0.1) and ys[-1] == pytest.approx(0.001)
+
+
+def test_train_enqueues_a_valid_config_and_the_live_panel_shows_it(app):
+    app.switch_page(state.TRAIN).run()
+    app.number_input(key="cfg_epochs").set_value(1)
+    app.text_input(key="cfg_name").set_value("my first run").run()
+    app.button(key="train_submit").click().run()
+    assert not app.exception
+    runs = state.store().list()
+    assert len(runs) == 1 and runs[0].name == "my first run"
+    assert any("started" in s.value for s in app.success)
+    assert state.runner().wait_idle(120)
+    app.run()
+    assert state.store().read_status(runs[0].run_id)["status"] == "completed"
+    assert any("completed" in s.value for s in app.success)
+
+
+def test_loading_a_preset_fills_the_form(app):
+    app.switch_page(state.TRAIN).run()
+    app.selectbox(key="train_preset").set_value("seed_cnn7_mnist_sample").run()
+    app.button(key="train_preset_load").click().run()
+    assert app.selectbox(key="cfg_arch").value == "seed_cnn7"
+    assert app.selectbox(key="cfg_schedule").value == "multistep"
+    assert app.text_input(key="cfg_milestones").value == "3,5"
+
+
+def test_clone_prefill_from_another_page_lands_in_the_form(app):
+    app.session_state[state.TRAIN_PREFILL] = {"arch": "one_conv", "optimizer": "adam", "lr": 0.003}
+    app.switch_page(state.TRAIN).run()
+    assert app.selectbox(key="cfg_arch").value == "one_conv"
+    assert app.selectbox(key="cfg_optimizer").value == "adam"
+    assert app.number_input(key="cfg_lr").value == pytest.approx(0.003)

@@ -1,0 +1,147 @@
+"""The Train form: one widget per RunConfig field, built from the field metadata.
+
+Plain widgets (not st.form) so the LR preview redraws as schedule fields change. Widget keys are
+`cfg_<field>`; loading a preset or a cloned run writes those keys before the widgets exist.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+import streamlit as st
+
+from core import data, models
+from core.config import SCHEDULE_TITLES, ConfigError, RunConfig, field_info
+
+PREFIX = "cfg_"
+VALUES = "train_values"  # the form's values; widget keys vanish when their page is not shown
+SCHEDULE_FIELDS = {
+    "step": ("step_size", "gamma"),
+    "multistep": ("milestones", "gamma"),
+    "exponential": ("gamma",),
+    "cosine": ("min_lr",),
+    "plateau": ("gamma", "patience"),
+}
+FLOAT_FORMATS = {"lr": "%.5g", "weight_decay": "%.2g", "min_lr": "%.2g", "gamma": "%.3g"}
+
+
+def key(name: str) -> str:
+    return PREFIX + name
+
+
+def _form_value(name: str, value):
+    return ",".join(map(str, value)) if name == "milestones" else value
+
+
+def load_into_form(cfg: RunConfig) -> None:
+    """Put a config's values into the form (call before the widgets are drawn)."""
+    st.session_state[VALUES] = {f.name: _form_value(f.name, getattr(cfg, f.name)) for f in fields(RunConfig)}
+    for f in fields(RunConfig):
+        st.session_state[key(f.name)] = st.session_state[VALUES][f.name]
+
+
+def ensure_defaults() -> None:
+    """Give every widget its remembered value, including ones hidden on earlier reruns."""
+    if VALUES not in st.session_state:
+        load_into_form(RunConfig())
+    for name, value in st.session_state[VALUES].items():
+        if key(name) not in st.session_state:
+            st.session_state[key(name)] = value
+
+
+def _remember() -> dict:
+    saved = st.session_state[VALUES]
+    for f in fields(RunConfig):
+        if key(f.name) in st.session_state:
+            saved[f.name] = st.session_state[key(f.name)]
+    return dict(saved)
+
+
+def _widget(name: str, **extra):
+    info = field_info(name)
+    label = extra.pop("label", name.replace("_", " ").capitalize())
+    kind = info["type"] if isinstance(info["type"], str) else info["type"].__name__
+    common = {"key": key(name), "help": info["help"], **extra}
+    if "choices" in info:
+        return st.selectbox(label, info["choices"], **common)
+    if kind == "bool":
+        return st.toggle(label, **common)
+    if kind == "int":
+        return st.number_input(label, step=1, **common)
+    if kind == "float":
+        return st.number_input(label, format=FLOAT_FORMATS.get(name, "%.4g"), **common)
+    return st.text_input(label, **common)
+
+
+def dataset_label(name: str) -> str:
+    info = data.info(name)
+    state = data.status(name).state
+    mark = {"present": "", "bundled": " · bundled", "debian": " · install from Debian copy"}.get(state, f" · {state}")
+    return f"{info.title}{mark}"
+
+
+def render() -> dict:
+    """Draw the form; return the raw values (validated by `to_config`)."""
+    ensure_defaults()
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        st.markdown("**Data and model**")
+        names = data.names()
+        if st.session_state[key("dataset")] not in names:
+            names = [st.session_state[key("dataset")], *names]
+        st.selectbox("Dataset", names, key=key("dataset"), format_func=dataset_label,
+                     help=field_info("dataset")["help"])
+        archs = list(models.MODELS)
+        st.selectbox("Architecture", archs, key=key("arch"), help=field_info("arch")["help"],
+                     format_func=lambda a: f"{models.MODELS[a].title}")
+        st.caption(models.MODELS[st.session_state[key("arch")]].description)
+        if st.session_state[key("arch")] == "custom":
+            layers = st.session_state[VALUES].get("custom_layers") or ()
+            st.caption(f"Custom stack of {len(layers)} layers (edit it on the Model page).")
+        _widget("epochs", min_value=1, label="Epochs")
+        _widget("batch_size", min_value=1, label="Batch size")
+        _widget("val_split", min_value=0.0, max_value=0.5, step=0.05, label="Validation share")
+        _widget("seed", min_value=0, label="Seed")
+    with c2:
+        st.markdown("**Optimizer and schedule**")
+        _widget("optimizer", label="Optimizer")
+        _widget("lr", min_value=0.0, step=0.001, label="Learning rate")
+        opt = st.session_state[key("optimizer")]
+        if opt in ("sgd", "rmsprop"):
+            _widget("momentum", min_value=0.0, max_value=0.999, step=0.05, label="Momentum")
+        if opt == "sgd":
+            _widget("nesterov", label="Nesterov momentum")
+        _widget("weight_decay", min_value=0.0, step=1e-4, label="Weight decay")
+        _widget("label_smoothing", min_value=0.0, max_value=0.99, step=0.05, label="Label smoothing")
+        _widget("schedule", label="LR schedule", format_func=lambda s: SCHEDULE_TITLES[s])
+        sched = st.session_state[key("schedule")]
+        for name in SCHEDULE_FIELDS.get(sched, ()):
+            labels = {"step_size": "Step size (epochs)", "milestones": "Milestones (epochs, e.g. 3,4)",
+                      "gamma": "Gamma", "min_lr": "Final LR", "patience": "Patience (epochs)"}
+            _widget(name, label=labels[name])
+        if sched != "onecycle":
+            _widget("warmup_epochs", min_value=0.0, step=0.5, label="Warm-up (epochs)")
+    with c3:
+        st.markdown("**Augmentation and hardware**")
+        _widget("aug_translate", min_value=0, max_value=16, label="Random shift (pixels)")
+        _widget("aug_rotate", min_value=0.0, max_value=180.0, step=5.0, label="Random rotation (°)")
+        _widget("aug_scale", min_value=0.0, max_value=0.9, step=0.05, label="Random zoom (±)")
+        _widget("aug_hflip", label="Horizontal flip")
+        _widget("aug_erase", min_value=0.0, max_value=1.0, step=0.1, label="Random erasing (probability)")
+        _widget("device", label="Device")
+        _widget("threads", min_value=0, max_value=256, label="CPU threads (0 = auto)")
+        _widget("mixed_precision", label="Mixed precision on CUDA")
+        _widget("name", label="Run name (optional)")
+    return _remember()
+
+
+def to_config(values: dict) -> tuple[RunConfig | None, list[str]]:
+    """(config, problems): problems are shown before anything starts."""
+    try:
+        cfg = RunConfig.from_dict(values)
+        shape = None
+        if data.is_known(cfg.dataset):
+            info = data.info(cfg.dataset)
+            shape = (info.channels, *info.size)
+        return cfg.validate(image_shape=shape), []
+    except ConfigError as exc:
+        return None, exc.problems

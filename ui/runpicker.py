@@ -1,0 +1,93 @@
+"""Choosing a trained run, and the cached things pages read from it."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import checkpoints, data, trainer
+from core.runs import RunError, RunRecord
+from ui import state
+
+
+def trained_runs() -> list[RunRecord]:
+    """Runs with saved weights (at least one completed epoch), newest first."""
+    return [r for r in state.store().list()
+            if not r.damaged and r.status.get("epochs_done", 0) > 0
+            and (r.path / "weights_best.safetensors").exists()]
+
+
+def label(rec: RunRecord) -> str:
+    acc = rec.status.get("best_val_acc")
+    acc_text = f" · best {acc:.1%}" if isinstance(acc, (int, float)) else ""
+    c = rec.config
+    return f"{rec.name} — {c.arch} on {c.dataset}{acc_text} [{rec.state}]"
+
+
+def pick_run(*, key: str, needs_predictions: bool = False, where: str = "this page") -> RunRecord:
+    """A run selector remembering the choice across pages; stops the page when there is none."""
+    runs = trained_runs()
+    if needs_predictions:
+        runs = [r for r in runs if (r.path / "predictions_best.safetensors").exists()]
+    if not runs:
+        st.info(f"There is no trained run to show on {where} yet. Train one first — the preset "
+                "“LeNet-5 on the MNIST sample” takes about ten seconds and works offline.")
+        st.page_link(state.TRAIN, label="Go to Train", icon=":material/play_circle:")
+        st.stop()
+    ids = [r.run_id for r in runs]
+    by_id = {r.run_id: r for r in runs}
+    current = st.session_state.get(state.SELECTED_RUN)
+    index = ids.index(current) if current in ids else 0
+    chosen = st.selectbox("Run", ids, index=index, format_func=lambda i: label(by_id[i]), key=key)
+    st.session_state[state.SELECTED_RUN] = chosen
+    return by_id[chosen]
+
+
+def pick_checkpoint(key: str) -> str:
+    which = st.segmented_control("Weights", ["best", "last"], default="best", key=key,
+                                 help="best = the epoch with the highest validation accuracy; last = the final epoch")
+    return which or "best"
+
+
+def _mtime(rec: RunRecord, name: str) -> float:
+    try:
+        return (rec.path / name).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _model(root: str, run_id: str, which: str, mtime: float):
+    return trainer.load_model(state.store(), run_id, which)
+
+
+def load_model(rec: RunRecord, which: str):
+    """(model, meta) for inference; a damaged run shows its reason and stops the page."""
+    try:
+        return _model(str(state.store().root), rec.run_id, which, _mtime(rec, f"weights_{which}.safetensors"))
+    except (RunError, OSError, ValueError, KeyError) as exc:
+        st.error(f"Run {rec.run_id} cannot be loaded: {exc}")
+        st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _predictions(root: str, run_id: str, which: str, mtime: float) -> dict:
+    return {k: v.numpy() for k, v in checkpoints.load_predictions(state.store(), run_id, which).items()}
+
+
+def load_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
+    try:
+        return _predictions(str(state.store().root), rec.run_id, which,
+                            _mtime(rec, f"predictions_{which}.safetensors"))
+    except (RunError, OSError) as exc:
+        st.error(f"Predictions of run {rec.run_id} cannot be read: {exc}")
+        st.stop()
+
+
+def load_test_images(rec: RunRecord):
+    """The run's test images (uint8 tensor [N,C,H,W]); stops with a link to Data when missing."""
+    try:
+        return data.load(rec.config.dataset).test.images
+    except data.DatasetError as exc:
+        st.warning(f"The test images of dataset {rec.config.dataset} are not available here: {exc}")
+        st.page_link(state.DATA, label="Go to Data", icon=":material/dataset:")
+        st.stop()

@@ -1,0 +1,40 @@
+"""The sidebar every page shares: device, data folder and the current job."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import data
+from core.trainer import available_devices
+from ui import state
+
+
+def render() -> None:
+    with st.sidebar:
+        devices = available_devices()
+        st.caption(f":material/memory: Devices: **{', '.join(devices)}**"
+                   + ("" if len(devices) > 1 else " (no GPU found; training runs on the CPU)"))
+        st.caption(f":material/folder: Data: `{data.data_dir()}`")
+        st.caption(f":material/save: Runs: `{state.store().root}`")
+        busy = state.runner().snapshot()["busy"]
+        _job_status(run_every=2.0 if busy else None)
+
+
+def _job_status(run_every):
+    @st.fragment(run_every=run_every)
+    def job_status():
+        snap = state.runner().snapshot()
+        live, queue = snap["live"], snap["queue"]
+        if live is None and not queue:
+            st.caption(":material/check_circle: No training job running.")
+            if run_every:  # the job just ended: redraw the page once so it stops polling
+                st.rerun()
+            return
+        if live is not None:
+            st.markdown(f"**Training** {live.name}")
+            st.progress(live.progress, text=f"epoch {max(live.epoch, 1)}/{live.epochs} · "
+                        f"{live.images_per_sec:,.0f} img/s")
+        if queue:
+            st.caption(f"{len(queue)} run(s) queued")
+        st.page_link(state.TRAIN, label="Open the live panel", icon=":material/monitoring:")
+
+    job_status()
