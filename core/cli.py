@@ -105,7 +105,6 @@ def main(argv=None) -> int:
 # ---- commands ------------------------------------------------------------------------------
 
 def cmd_train(args, store) -> int:
-    from core import trainer
 
     cfg = config_from_args(args)
     run_id = store.create(cfg)

@@ -125,7 +125,7 @@ def _open(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageInputError(_bomb_message(exc)) from None
     except UnidentifiedImageError as exc:
-        raise ImageInputError(f"this file is not an image PIL can read: {exc}") from None
+        raise ImageInputError("this file is not an image PIL can read; upload a PNG, JPEG, BMP, GIF, WebP or TIFF") from None
     except Exception as exc:  # a damaged header can raise many types; all mean the same here
         raise ImageInputError(f"this file could not be opened as an image: {exc}") from None
     if img.format not in _FORMATS:

@@ -1,7 +1,7 @@
 """Train: configure a run (presets, every field, LR preview and finder), start it, watch it live."""
 import streamlit as st
 
-from core import data, presets
+from core import data
 from core.config import RunConfig
 from core.optim import lr_preview
 from ui import config_form, live, presets_ui, state

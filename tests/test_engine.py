@@ -112,7 +112,6 @@ def test_cuda_chosen_but_absent_fails_before_training(store, synthetic, monkeypa
 def test_disk_error_while_saving_fails_with_where_and_keeps_the_previous_checkpoint(store, synthetic, monkeypatch):
     import core.checkpoints as ck
     real = ck.save_weights
-    calls = {"n": 0}
 
     def flaky(store_, run_id, which, model, epoch):
         if epoch == 2:

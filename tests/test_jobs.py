@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from core.config import RunConfig
 from core.jobs import JobRunner
 from core.runs import RunError
 

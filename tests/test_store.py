@@ -7,7 +7,7 @@ import pytest
 
 from core import checkpoints
 from core.config import RunConfig
-from core.runs import RunError, RunStore, atomic_write_text, check_run_id
+from core.runs import RunError, atomic_write_text, check_run_id
 
 
 def test_run_ids_are_readable_and_unique(store):

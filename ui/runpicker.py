@@ -85,8 +85,13 @@ def load_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
 
 def load_test_images(rec: RunRecord):
     """The run's test images (uint8 tensor [N,C,H,W]); stops with a link to Data when missing."""
+    return load_test_split(rec).images
+
+
+def load_test_split(rec: RunRecord):
+    """The run's test split (images + labels, in prediction order); stops when it is missing."""
     try:
-        return data.load(rec.config.dataset).test.images
+        return data.load(rec.config.dataset).test
     except data.DatasetError as exc:
         st.warning(f"The test images of dataset {rec.config.dataset} are not available here: {exc}")
         st.page_link(state.DATA, label="Go to Data", icon=":material/dataset:")

@@ -1,0 +1,140 @@
+"""Playground: draw a digit, upload a picture or pick a test image, and see what a trained model
+predicts — with the exact input the model sees."""
+from __future__ import annotations
+
+import html
+import random
+
+import numpy as np
+import streamlit as st
+
+from core.inspect import predict_proba
+from core.preprocess import (
+    INVERT_CHOICES, MAX_UPLOAD_BYTES, SUPPORTED_UPLOAD_TYPES, ImageInputError, drawing_to_mnist,
+    image_to_input,
+)
+from ui import inspect_figures as figs
+from ui import runpicker, state
+from ui.images import to_pil
+
+state.init()
+
+DRAW, UPLOAD, TEST = "Draw", "Upload", "Test image"
+TEST_INDEX = "play_test_index"
+
+
+def is_digit_run(meta: dict) -> bool:
+    # runs saved before model.json had "digits" fall back to MNIST's shape
+    return bool(meta.get("digits", tuple(meta["image_shape"]) == (1, 28, 28)))
+
+
+def _drawn() -> tuple[np.ndarray | None, str]:
+    # the component cannot be imported outside a running app (see STACK.md), so not at the top
+    from streamlit_drawable_canvas import st_canvas
+
+    st.space(40)  # room for the canvas's floating toolbar, which would cover the buttons above
+    canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
+                       height=280, width=280, drawing_mode="freedraw", return_image_data=True,
+                       key="play_canvas")
+    st.caption("Draw one digit, large, with the mouse or a finger. The bin button above the canvas "
+               "clears it.")
+    try:
+        digit = drawing_to_mnist(canvas.image_data)
+    except ImageInputError as exc:
+        st.error(str(exc))
+        return None, ""
+    if digit is None:
+        st.info("Draw a digit in the black box — the prediction appears as soon as you lift the mouse.")
+        return None, ""
+    return digit[None], "your drawing, cropped, scaled into 20×20 and centred by mass like MNIST"
+
+
+def _uploaded(meta: dict) -> tuple[np.ndarray | None, str]:
+    channels, height, width = meta["image_shape"]
+    upload = st.file_uploader("An image file", type=SUPPORTED_UPLOAD_TYPES, key="play_upload",
+                              max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+                              help="PNG, JPEG, BMP, GIF, WebP or TIFF; it is fitted into "
+                                   f"{height}×{width} pixels keeping its aspect ratio")
+    invert, center = "auto", False
+    if channels == 1:
+        invert = st.segmented_control("Invert colours", INVERT_CHOICES, default="auto", key="play_invert",
+                                      help="auto inverts a light picture (dark ink on paper) so it is light "
+                                           "on dark like the training images") or "auto"
+        center = st.toggle("Crop and centre like MNIST", value=is_digit_run(meta), key="play_center",
+                           help="For a photo of a digit with wide margins: crop to the digit, scale it "
+                                "into 20×20 and centre it")
+    if upload is None:
+        st.info("Choose a picture to classify.")
+        return None, ""
+    try:
+        x = image_to_input(upload, channels, (height, width), invert=invert, center=center)
+    except ImageInputError as exc:
+        st.error(f"{upload.name}: {exc}")
+        return None, ""
+    return x, f"{upload.name}, as {height}×{width} {'gray' if channels == 1 else 'colour'} pixels"
+
+
+def _test_image(rec) -> tuple[np.ndarray, int, str]:
+    test = runpicker.load_test_split(rec)
+    images, labels = test.images, test.labels
+    if st.button("Another random test image", icon=":material/shuffle:", key="play_shuffle") \
+            or not 0 <= st.session_state.get(TEST_INDEX, -1) < len(images):
+        st.session_state[TEST_INDEX] = random.randrange(len(images))
+    index = st.session_state[TEST_INDEX]
+    return images[index].numpy(), int(labels[index]), f"test image {index}"
+
+
+def _result(model, meta: dict, x: np.ndarray, true_label: int | None, caption: str) -> None:
+    classes = meta["classes"]
+    probs = predict_proba(model, x, meta["mean"], meta["std"])[0].numpy()
+    pred = int(probs.argmax())
+    seen, verdict = st.columns([1, 2])
+    with seen:
+        st.markdown("**What the model sees**")
+        scale = max(1, 168 // max(x.shape[1:]))
+        st.image(to_pil(x, scale), width=scale * x.shape[2], caption=caption)
+    with verdict:
+        st.markdown("**Prediction**")
+        st.markdown(f"<div style='font-size:3.5rem;font-weight:700;line-height:1.1'>"
+                    f"{html.escape(str(classes[pred]))}</div>", unsafe_allow_html=True)
+        sure = f"{probs[pred]:.1%} sure"
+        if true_label is not None:
+            sure += (" · :green[correct]" if pred == true_label
+                     else f" · :red[wrong — the true label is {classes[true_label]}]")
+        st.markdown(sure)
+    st.plotly_chart(figs.probability_figure(probs, classes, true_label), width="stretch",
+                    key="play_proba_chart")
+
+
+# ---- page --------------------------------------------------------------------------------
+
+st.title("Playground")
+st.caption("Give a trained model a picture and see what it predicts.")
+top = st.columns([3, 1])
+with top[0]:
+    rec = runpicker.pick_run(key="play_run", where="the Playground")
+with top[1]:
+    which = runpicker.pick_checkpoint("play_weights")
+model, meta = runpicker.load_model(rec, which)
+digits = is_digit_run(meta)
+
+modes = [DRAW, UPLOAD, TEST] if digits else [UPLOAD, TEST]
+# keyed by run kind: the two kinds offer different modes
+mode = st.segmented_control("Input", modes, default=modes[0], key=f"play_mode_{digits}") or modes[0]
+if not digits:
+    st.caption(f":material/info: No drawing canvas for this run: it was trained on "
+               f"{meta.get('dataset_title', rec.config.dataset)}, not on handwritten digits, and a "
+               "mouse sketch looks nothing like its photos. Upload a picture or try a test image.")
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    true_label = None
+    if mode == DRAW:
+        x, caption = _drawn()
+    elif mode == UPLOAD:
+        x, caption = _uploaded(meta)
+    else:
+        x, true_label, caption = _test_image(rec)
+with right:
+    if x is not None:
+        _result(model, meta, x, true_label, caption)
