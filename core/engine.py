@@ -137,6 +137,8 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
     n = len(data)
     bs = cfg.batch_size
     batches = math.ceil(n / bs)
+    if n > 1 and n % bs == 1:
+        batches -= 1  # a last batch of one image breaks BatchNorm; it is seen next epoch instead
     order = torch.randperm(n, generator=state.generator).to(data.images.device)
     augment = is_active(cfg)
     loss_sum, correct, seen = 0.0, 0, 0

@@ -69,3 +69,26 @@ def _quiet_streamlit():
     except ImportError:
         return
     get_logger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_DropScriptRunContextWarnings())
+
+
+@pytest.fixture(scope="session")
+def _trained_once(tmp_path_factory):
+    """One real LeNet-5 run on the bundled MNIST sample (1 epoch), trained once per test session."""
+    from core import trainer
+    from core.config import RunConfig
+    from core.runs import RunStore
+
+    store = RunStore(tmp_path_factory.mktemp("trained"))
+    run_id, result = trainer.new_run(store, RunConfig(dataset="mnist_sample", arch="lenet5", epochs=1,
+                                                      optimizer="adam", lr=0.002, batch_size=32))
+    assert result.status == "completed", result.message
+    return store.path(run_id)
+
+
+@pytest.fixture
+def trained_run(store, _trained_once):
+    """A finished run copied into this test's store; returns its run id."""
+    import shutil
+
+    shutil.copytree(_trained_once, store.root / _trained_once.name)
+    return _trained_once.name
