@@ -1,0 +1,147 @@
+"""The Evaluate page under AppTest, on a run trained for real on the synthetic dataset whose
+stored predictions are then replaced by known ones, so every gallery filter can be checked."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core import checkpoints, metrics, trainer
+from core.config import RunConfig
+from ui import state
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+CAPTION = re.compile(r"^\*\*(q\d)\*\* → :(red|green)\[\*\*(q\d)\*\*\] · \d+%$")
+
+
+@pytest.fixture
+def app():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield AppTest.from_file(APP, default_timeout=60)
+    st.cache_resource.clear()
+
+
+def known_predictions(labels: torch.Tensor, classes: int = 4):
+    """Every third sample is wrong, predicted as label+1 or label+2; confidence 70%."""
+    n = len(labels)
+    i = torch.arange(n)
+    wrong = i % 3 == 0
+    preds = torch.where(wrong, (labels + 1 + (i // 3) % 2) % classes, labels)
+    probs = torch.full((n, classes), 0.1)
+    probs[i, preds] = 0.7
+    losses = -torch.log(probs[i, labels])
+    return labels, preds, probs, losses
+
+
+@pytest.fixture
+def run(store, synthetic):
+    run_id, result = trainer.new_run(store, RunConfig(dataset="synthetic", arch="lenet5", epochs=1, batch_size=32))
+    assert result.status == "completed", result.message
+    labels, preds, probs, losses = known_predictions(synthetic.test.labels)
+    checkpoints.save_predictions(store, run_id, "best", labels, preds, probs, losses)
+    return run_id, labels.numpy(), preds.numpy()
+
+
+def open_evaluate(at: AppTest, **session) -> AppTest:
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.switch_page(state.EVALUATE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def array(value) -> np.ndarray:
+    """A Plotly JSON array, which Plotly 6 sends base64-encoded ({'dtype', 'bdata', 'shape'})."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(v) for v in str(value.get("shape", len(flat))).split(",")])
+    return np.asarray(value)
+
+
+def tiles(at: AppTest) -> list[tuple[str, str, str]]:
+    """(true, colour, predicted) of every gallery tile on the page."""
+    return [m.groups() for m in (CAPTION.match(c.value) for c in at.caption) if m]
+
+
+def test_empty_store_says_so_and_links_to_train(app):
+    at = open_evaluate(app)
+    assert "no trained run" in at.info[0].value
+    assert [el.proto.page for el in at.get("page_link")] == [Path(state.TRAIN).stem]
+
+
+def test_metrics_tables_and_confusion_matrix_match_the_stored_predictions(app, run):
+    run_id, labels, preds = run
+    at = open_evaluate(app)
+    assert run_id in at.selectbox(key="evaluate_run").value
+    accuracy = float((labels == preds).mean())
+    assert at.metric[0].value == f"{accuracy:.2%}"
+    assert at.metric[3].value == f"{int((labels != preds).sum())} of {len(labels)}"
+    cm = metrics.confusion_matrix(labels, preds, 4)
+    charts = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    heat = next(c for c in charts if c["data"][0]["type"] == "heatmap")
+    np.testing.assert_array_equal(array(heat["data"][0]["z"]), cm)
+    report = next(df.value for df in at.dataframe if "precision" in df.value.columns)
+    assert report["support"].tolist() == np.bincount(labels, minlength=4).tolist()
+    confused = next(df.value for df in at.dataframe if "predicted" in df.value.columns)
+    assert confused["count"].sum() == int((labels != preds).sum())
+
+
+def test_misclassified_gallery_shows_only_mistakes_and_filters_by_class(app, run):
+    _, labels, preds = run
+    at = open_evaluate(app)
+    shown = tiles(at)
+    assert len(shown) == min(24, int((labels != preds).sum()))
+    assert all(colour == "red" and true != pred for true, colour, pred in shown)
+
+    at.selectbox(key="evaluate_wrong_true").set_value(2).run()
+    expected = int(((labels == 2) & (preds != 2)).sum())
+    assert expected and len(tiles(at)) == expected
+    assert {t for t, _, _ in tiles(at)} == {"q2"}
+
+    at.selectbox(key="evaluate_wrong_pred").set_value(3).run()
+    expected = int(((labels == 2) & (preds == 3)).sum())
+    assert expected and len(tiles(at)) == expected
+    assert set(tiles(at)) == {("q2", "red", "q3")}
+
+    at.selectbox(key="evaluate_wrong_pred").set_value(2).run()  # a true class is never its own mistake
+    assert tiles(at) == [] and any("No test images match" in i.value for i in at.info)
+
+
+def test_correct_gallery_pages_through_correct_predictions_of_one_class(app, run):
+    _, labels, preds = run
+    at = open_evaluate(app, evaluate_tabs="Correct")
+    assert all(colour == "green" and true == pred for true, colour, pred in tiles(at))
+    at.selectbox(key="evaluate_right_true").set_value(1).run()
+    expected = int(((labels == 1) & (preds == 1)).sum())
+    assert len(tiles(at)) == expected and {t for t, _, _ in tiles(at)} == {"q1"}
+
+
+def test_a_confusion_cell_shows_exactly_its_images(app, run):
+    run_id, labels, preds = run
+    at = open_evaluate(app, evaluate_cell=(run_id, 0, 1), evaluate_tabs="Confusion cell")
+    expected = int(((labels == 0) & (preds == 1)).sum())
+    assert expected and len(tiles(at)) == expected
+    assert set(tiles(at)) == {("q0", "red", "q1")}
+    assert any(f"{expected:,} images" in m.value for m in at.markdown)
+
+
+def test_inspecting_a_tile_shows_probabilities_and_explanations(app, run):
+    _, labels, preds = run
+    at = open_evaluate(app)
+    first_wrong = int(np.flatnonzero(labels != preds)[0])
+    at.button(key=f"evaluate_wrong_tile_{first_wrong}").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Test image #{first_wrong}" in m.value for m in at.markdown)
+    charts = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    bars = next(c for c in charts if c["data"][0]["type"] == "bar" and c["data"][0].get("orientation") == "h")
+    assert len(bars["data"][0]["y"]) == 4
+    captions = [el.proto.imgs[0].caption for el in at.get("image") if el.proto.imgs]
+    assert "Saliency" in captions and any(c.startswith("Grad-CAM") for c in captions)
