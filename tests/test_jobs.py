@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from core.config import RunConfig
 from core.jobs import JobRunner
 from core.runs import RunError
 
@@ -58,10 +59,11 @@ def test_live_snapshot_has_progress_and_epoch_rows(runner):
 
 
 def test_the_runner_survives_a_failing_run_and_trains_the_next(runner, store):
-    bad = runner.submit(cfg(lr=1e6, epochs=2))
+    bad = runner.submit(RunConfig(dataset="mnist", epochs=1))  # not downloaded in the test's data dir
     good = runner.submit(cfg(epochs=1))
     assert runner.wait_idle(60)
     assert store.read_status(bad)["status"] == "failed"
+    assert "python -m core download mnist" in store.read_status(bad)["message"]
     assert store.read_status(good)["status"] == "completed"
 
 

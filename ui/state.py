@@ -4,7 +4,10 @@ Every page starts with `init()`; keys are named constants so pages never disagre
 """
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from core import data
 from core.jobs import JobRunner
@@ -30,9 +33,25 @@ PLAYGROUND = "pages/playground.py"
 
 
 def init() -> None:
+    _ensure_router()
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = list(value) if isinstance(value, list) else value
+
+
+def _ensure_router() -> None:
+    """Make a page run inside streamlit_app.py's router.
+
+    With a folder named pages/ beside the entry script, Streamlit starts in its legacy
+    multipage mode: a first request for a page URL on a fresh server (and AppTest's
+    switch_page) runs the page script alone, without our navigation, sidebar or layout, until
+    st.navigation has run once. Leaving that mode and rerunning puts the router in charge.
+    AppTest resets the mode before every run, where a rerun would swallow each click, so
+    under AppTest pages keep running alone.
+    """
+    if PagesManager.uses_pages_directory and "streamlit.testing.v1.app_test" not in sys.modules:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 @st.cache_resource(show_spinner=False)
