@@ -1,0 +1,217 @@
+"""The Data page through AppTest: states and fixes, samples, class balance, augmentation, import."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core import data
+from core.data import sources
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGE = "pages/data.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch, tmp_path):
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-here")
+    data.clear_cache()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    data.clear_cache()
+
+
+def open_page(**state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(e.value for e in elements)
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_mnist_sample_shows_facts_samples_and_balanced_distribution():
+    at = open_page()
+    assert at.selectbox(key="data_dataset").value == "mnist_sample"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Train images"] == "4,000" and metrics["Test images"] == "1,000"
+    assert metrics["Image shape"] == "1×28×28" and metrics["Classes"] == "10"
+    assert "mean (0.13" in texts(at.markdown) and "std (0.30" in texts(at.markdown)
+    # 10 class rows of samples + 4 augmentation rows (original + 3 passes)
+    assert len(at.get("image")) == 14
+    assert "**7**  \n8 of 400" in [m.value for m in at.markdown]
+    [spec] = plotly_specs(at)
+    train, test = spec["data"]
+    assert sum(train["y"]) == 4000 and sum(test["y"]) == 1000
+    assert train["y"] == [400] * 10 and train["text"][0] == "10.0%"
+    assert "Balanced" in texts(at.markdown)
+
+
+def test_augmentation_preview_reseeds_and_follows_the_controls():
+    at = open_page()
+
+    def rows():
+        return [img.proto.imgs[0].url for img in at.get("image")[-4:]]
+
+    before = rows()
+    button(at, "New samples").click().run()
+    assert not at.exception
+    after = rows()
+    assert after[0] == before[0] and after[1:] != before[1:]  # originals stay, augmentations change
+    for key in ("data_aug_translate", "data_aug_rotate", "data_aug_scale", "data_aug_erase"):
+        at.slider(key=key).set_value(0).run()
+    assert not at.exception
+    off = rows()
+    assert off[1] == off[0]  # nothing switched on: the augmented images are the originals
+
+
+def test_missing_cifar10_shows_the_exact_fix_and_a_failed_download_is_a_message(monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(sources, "_fetch", offline)
+    at = open_page(data_dataset="cifar10")
+    fix = sources.fix_text("cifar10", data.data_dir())
+    assert fix in texts(at.warning)
+    assert not at.metric  # nothing is shown as if it were loaded
+    button(at, "Download cifar10").click().run()
+    assert not at.exception
+    assert "Downloading cifar10 failed (<urlopen error [Errno -2] Name or service not known>)" in texts(at.error)
+    assert data.status("cifar10").state == "can_download"
+
+
+def test_missing_mnist_points_to_the_bundled_sample():
+    at = open_page(data_dataset="mnist")
+    assert "python -m core download mnist" in texts(at.warning)
+    assert "mnist_sample" in texts(at.info)
+    button(at, "Show mnist_sample instead").click().run()
+    assert not at.exception
+    assert at.selectbox(key="data_dataset").value == "mnist_sample"
+    assert {m.label: m.value for m in at.metric}["Train images"] == "4,000"
+
+
+def _idx(array: np.ndarray) -> bytes:
+    code = 0x08  # unsigned byte
+    return struct.pack(">I", (code << 8) | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def test_debian_fashion_mnist_unpacks_with_a_button(tmp_path, monkeypatch):
+    debian = tmp_path / "debian"
+    debian.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": (np.arange(30) % 10).astype(np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(10) % 10).astype(np.uint8),
+    }
+    for name, array in arrays.items():
+        (debian / f"{name}.gz").write_bytes(gzip.compress(_idx(array)))
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", debian)
+    at = open_page(data_dataset="fashion_mnist")
+    assert "Found Debian's copy in" in texts(at.caption) and "dataset-fashion-mnist" in texts(at.info)
+    assert not at.metric and data.status("fashion_mnist").state == "debian"  # nothing unpacked yet
+    button(at, "Unpack Debian's copy").click().run()
+    assert not at.exception
+    assert data.status("fashion_mnist").state == "present"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Train images"] == "30" and metrics["Test images"] == "10"
+
+
+def _zip(classes: dict[str, int], extra: dict[str, bytes] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for cls, n in classes.items():
+            for i in range(n):
+                png = io.BytesIO()
+                Image.new("RGB", (20, 16), (40 * i % 255, 100, 200 if cls == "cats" else 20)).save(png, "PNG")
+                zf.writestr(f"pets/{cls}/{i}.png", png.getvalue())
+        for name, payload in (extra or {}).items():
+            zf.writestr(name, payload)
+    return buf.getvalue()
+
+
+def _submit_import(at: AppTest, name: str, upload: bytes | None = None, path: str = "") -> AppTest:
+    if upload is not None:
+        at.file_uploader(key="data_import_zip").set_value(("pets.zip", upload, "application/zip"))
+    at.text_input(key="data_import_path").set_value(path)
+    at.text_input(key="data_import_name").set_value(name)
+    return button(at, "Import").click().run()
+
+
+def test_import_bad_zip_shows_the_message_and_writes_nothing():
+    at = _submit_import(open_page(), "pets", upload=b"this is not a zip file")
+    assert not at.exception
+    assert "Could not read the archive" in texts(at.error)
+    assert data.names() == list(data.DATASETS)
+
+
+def test_import_needs_exactly_one_source(tmp_path):
+    at = _submit_import(open_page(), "pets")
+    assert "Give either a .zip upload or a folder path" in texts(at.error)
+    not_zip = tmp_path / "notes.txt"
+    not_zip.write_text("hello")
+    at = _submit_import(at, "pets", path=str(not_zip))
+    assert "is neither a folder nor a .zip file" in texts(at.error)
+
+
+def test_import_zip_reports_and_selects_the_new_dataset():
+    upload = _zip({"cats": 6, "dogs": 4}, extra={"pets/dogs/readme.txt": b"not an image"})
+    at = _submit_import(open_page(), "pets", upload=upload)
+    assert not at.exception
+    assert at.selectbox(key="data_dataset").value == "folder:pets"
+    assert "pets (folder:pets)" in at.selectbox(key="data_dataset").options
+    assert "Imported **folder:pets**: 2 classes" in texts(at.success)
+    counts, skipped = [df.value for df in at.dataframe if "class" in df.value or "reason" in df.value]
+    assert counts.to_dict("list") == {"class": ["cats", "dogs"], "images": [6, 4]}
+    assert skipped["file"].tolist() == ["dogs/readme.txt"] and "image" in skipped["reason"][0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Image shape"] == "1×28×28" and metrics["Classes"] == "2"
+    [spec] = plotly_specs(at)
+    assert sum(spec["data"][0]["y"]) + sum(spec["data"][1]["y"]) == 10
+    # the same name again is refused with a clear message unless replacing is ticked
+    at = _submit_import(at, "pets", upload=upload)
+    assert "already exists" in texts(at.error)
+
+
+def test_many_classes_show_a_class_picker_and_ten_rows():
+    data.import_image_folder(_zip({f"c{i:02d}": 2 for i in range(12)}), "many", test_share=0.5)
+    at = open_page(data_dataset="folder:many")
+    picker = at.multiselect(key="data_sample_classes")
+    assert picker.value == [f"c{i:02d}" for i in range(10)]
+    assert len(at.get("image")) == 10 + 4  # ten class rows, then the augmentation preview
+    picker.set_value(["c11"]).run()
+    assert not at.exception and len(at.get("image")) == 1 + 4
+    assert "**c11**  \n1 of 1" in [m.value for m in at.markdown]
+
+
+def test_damaged_import_is_a_message_not_a_traceback():
+    data.import_image_folder(_zip({"cats": 3, "dogs": 3}), "pets")
+    meta = data.data_dir() / "folders" / "pets" / "meta.json"
+    meta.write_text("{ not json")
+    at = open_page(data_dataset="folder:pets")
+    assert not at.exception
+    assert "damaged" in texts(at.error)
