@@ -9,8 +9,14 @@ HEIGHT = 300
 
 def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, xanchor="left"))
     return fig
+
+
+def _lr_range(lrs) -> list[float]:
+    # from zero, so a constant LR is a flat line at its value, not one centred on a ±1 axis
+    top = max(lrs) if lrs else 1.0
+    return [0, top * 1.1 if top > 0 else 1.0]
 
 
 def lr_preview_figure(lrs: list[float], steps_per_epoch: int, note: str = "") -> go.Figure:
@@ -18,7 +24,8 @@ def lr_preview_figure(lrs: list[float], steps_per_epoch: int, note: str = "") ->
     fig = go.Figure(go.Scatter(x=x, y=lrs, mode="lines", name="learning rate",
                                hovertemplate="epoch %{x:.2f}<br>lr %{y:.3g}<extra></extra>"))
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="learning rate", exponentformat="power")
+    fig.update_yaxes(title="learning rate", range=_lr_range(lrs))
+    fig.update_layout(showlegend=False)
     return _layout(fig, "Learning-rate schedule" + (f" ({note})" if note else ""), 260)
 
 
@@ -65,5 +72,5 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0)
                                                      line=dict(color="black", width=1))), 1, 2)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_yaxes(exponentformat="power", row=1, col=3)
-    return _layout(fig, "", 330)
+    fig.update_yaxes(range=_lr_range([s[4] for s in steps]), row=1, col=3)
+    return _layout(fig, "", 380)

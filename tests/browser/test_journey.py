@@ -35,7 +35,7 @@ def test_main_journey(page, server):
     page.get_by_text("Start in one click").wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "01_home.png"), full_page=True)
 
-    page.get_by_role("button", name=re.compile("Train now")).first.click()
+    page.locator(".st-key-home_lenet5_mnist_sample button").click()
     page.get_by_text("Training:").wait_for(timeout=60_000)
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some("
                            "p => (p.data || []).some(t => t.name === 'running loss' && t.x.length > 0))",
@@ -50,16 +50,20 @@ def test_main_journey(page, server):
     page.screenshot(path=str(SHOTS / "03_training_done.png"), full_page=True)
 
     page.get_by_role("link", name="Runs").click()
-    page.get_by_text("LeNet-5 on the MNIST sample").first.wait_for(timeout=30_000)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=30_000)
     wait_idle(page)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 20, box["y"] + 35 + 18)  # select the first (only) run's row
+    page.get_by_role("heading", name="LeNet-5 on the MNIST sample").wait_for(timeout=30_000)
     page.screenshot(path=str(SHOTS / "04_runs.png"), full_page=True)
 
-    page.get_by_role("link", name="Evaluate").click()
+    page.get_by_role("button", name="Open in Evaluate").click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     wait_idle(page)
     page.screenshot(path=str(SHOTS / "05_evaluate.png"), full_page=True)
     _click_confusion_cell(page)
-    page.get_by_text(re.compile(r"test images? (that are|of class)|true .* predicted", re.I)).first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"True .+, predicted .+: [\d,]+ images")).first.wait_for(timeout=30_000)
     page.screenshot(path=str(SHOTS / "06_evaluate_cell.png"), full_page=True)
 
     page.get_by_role("link", name="Playground").click()
@@ -72,13 +76,13 @@ def test_main_journey(page, server):
     for i in range(1, 21):
         page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.03 * i), steps=2)
     page.mouse.up()
-    page.get_by_text(re.compile(r"Prediction", re.I)).first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"\d% sure")).first.wait_for(timeout=30_000)
     page.screenshot(path=str(SHOTS / "07_playground.png"), full_page=True)
 
 
 def _click_confusion_cell(page):
     """Click the diagonal cell of the confusion matrix heatmap with the most samples (digit 1)."""
-    plot = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer, .hm")).first
+    plot = page.locator(".js-plotly-plot").first  # the confusion matrix is the page's first chart
     plot.scroll_into_view_if_needed()
     box = plot.locator(".nsewdrag").first.bounding_box()
     # cell (true 1, predicted 1) of a 10×10 matrix; y axis runs top-down
