@@ -7,6 +7,8 @@ copy. Nothing here knows about Streamlit (the dashboard keeps one JobRunner in s
 from __future__ import annotations
 
 import copy
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -17,7 +19,7 @@ from core.config import RunConfig
 from core.engine import Callback
 from core.runs import RunError, RunStore, owner_fields
 
-MAX_STEP_POINTS = 1000
+MAX_STEP_POINTS = 400
 
 
 @dataclass
@@ -109,6 +111,9 @@ class JobRunner:
         self.finished: deque[LiveRun] = deque(maxlen=20)
         self._thread = threading.Thread(target=self._work, name="cnn-studio-trainer", daemon=True)
         store.mark_interrupted()
+        # The training thread gives up the GIL for every tensor op; when the web server holds it
+        # the trainer waits a whole switch interval (5 ms by default) to get it back each time.
+        sys.setswitchinterval(0.0005)
         self._thread.start()
 
     # ---- front-end API ----

@@ -22,6 +22,10 @@ def _fmt_seconds(seconds) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+CHART_SECONDS = 3.0  # the chart redraws less often than the numbers: drawing it costs CPU time
+                     # that training on a laptop's few cores would otherwise get
+
+
 def panel(*, compact: bool = False) -> None:
     busy = state.runner().snapshot()["busy"]
 
@@ -31,16 +35,24 @@ def panel(*, compact: bool = False) -> None:
         if busy and not snap["busy"]:
             st.rerun()  # the job ended: redraw the page once (final metrics), then stop polling
         if snap["live"] is not None:
-            _running(snap["live"], compact)
+            _running(snap["live"])
         if snap["queue"]:
             _queue(snap["queue"], compact)
         if not snap["busy"]:
             _last_finished(snap["finished"], compact)
 
+    @st.fragment(run_every=CHART_SECONDS if busy else None)
+    def chart():
+        live_run = state.runner().snapshot()["live"]
+        if live_run is not None and live_run.phase != "loading":
+            st.plotly_chart(live_figure(live_run.steps, live_run.epoch_rows, live_run.best_epoch), key="live_chart")
+
     live()
+    if not compact and busy:
+        chart()
 
 
-def _running(live, compact: bool) -> None:
+def _running(live) -> None:
     with st.container(border=True):
         head, stop = st.columns([5, 1])
         head.markdown(f"**Training:** {live.name}  \n`{live.run_id}` · {live.config['arch']} on "
@@ -63,8 +75,6 @@ def _running(live, compact: bool) -> None:
         last = live.epoch_rows[-1] if live.epoch_rows else None
         m[3].metric("Validation acc.", f"{last['val_acc']:.2%}" if last else "–",
                     help=f"best {live.best_val_acc:.2%} at epoch {live.best_epoch}" if live.best_epoch else None)
-        if not compact:
-            st.plotly_chart(live_figure(live.steps, live.epoch_rows, live.best_epoch), key="live_chart")
 
 
 def _queue(queue, compact: bool) -> None:

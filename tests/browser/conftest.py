@@ -81,7 +81,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
     p = context.new_page()
     p.set_default_timeout(30_000)
     yield p

@@ -1,0 +1,108 @@
+"""Dashboard vs CLI: the same config trained from the Train page (live panel open) and the CLI.
+
+Also measures the time from the browser connecting to the first usable page on a fresh server.
+Training time is each run's own `elapsed_seconds` (the engine's clock over the training batches),
+so start-up costs are not counted on either side. Needs Debian's Chromium and Playwright.
+
+    python benchmarks/dashboard_overhead.py --epochs 10 --repeats 3
+
+The config is the Train form's default (LeNet-5, SGD, the bundled MNIST sample) with --epochs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import ARGS, CHROMIUM, _free_port  # noqa: E402
+
+
+def elapsed_of_latest(ck: Path) -> float:
+    from core.runs import RunStore
+
+    rec = RunStore(ck).list()[0]
+    assert rec.status.get("status") == "completed", rec.status
+    return rec.metrics[-1]["elapsed_seconds"]
+
+
+def cli_run(epochs: int, ck: Path) -> float:
+    subprocess.run([sys.executable, "-m", "core", "--checkpoints", str(ck), "train", "--epochs", str(epochs)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return elapsed_of_latest(ck)
+
+
+def start_server(ck: Path):
+    port = _free_port()
+    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(ck)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+                             "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import urllib.request
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError("server did not start")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    scratch = Path(tempfile.mkdtemp())
+    cli = [cli_run(args.epochs, scratch / f"cli{i}") for i in range(args.repeats)]
+    ui, first_page = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for i in range(args.repeats):
+            ck = scratch / f"ui{i}"
+            proc, url = start_server(ck)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                t0 = time.perf_counter()
+                page.goto(url)
+                page.get_by_text("Start in one click").wait_for(timeout=60_000)
+                first_page.append(time.perf_counter() - t0)
+                page.get_by_role("link", name="Train").click()
+                epochs = page.locator(".st-key-cfg_epochs input")
+                epochs.fill(str(args.epochs))
+                epochs.press("Enter")
+                page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+                time.sleep(1)
+                page.locator(".st-key-train_submit button").click()
+                page.get_by_text(re.compile(r"Last run .* completed")).wait_for(timeout=600_000)
+                ui.append(elapsed_of_latest(ck))
+                page.close()
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        browser.close()
+    med_cli, med_ui = statistics.median(cli), statistics.median(ui)
+    print(f"machine: {os.cpu_count()} cores; Train-form defaults with {args.epochs} epochs; "
+          f"{args.repeats} runs each\n")
+    print("| | median training s | runs |")
+    print("|---|---:|---|")
+    print(f"| CLI | {med_cli:.2f} | {', '.join(f'{v:.2f}' for v in cli)} |")
+    print(f"| dashboard, live panel open | {med_ui:.2f} | {', '.join(f'{v:.2f}' for v in ui)} |")
+    print(f"\ndashboard / CLI = {med_ui / med_cli:.3f} ({(med_ui / med_cli - 1):+.1%})")
+    print(f"first usable page after the browser connects (fresh server): median "
+          f"{statistics.median(first_page):.2f} s ({', '.join(f'{v:.2f}' for v in first_page)})")
+
+
+if __name__ == "__main__":
+    main()
