@@ -26,7 +26,7 @@ import torch.nn.functional as F  # noqa: E402
 from core import data, models  # noqa: E402
 from core.augment import normalizer  # noqa: E402
 from core.config import RunConfig  # noqa: E402
-from core.engine import Batches, TrainState, evaluate, train_one_epoch  # noqa: E402
+from core.engine import Batches, TrainState, evaluate, train_one_epoch, uses_channels_last  # noqa: E402
 from core.optim import Schedule, build_optimizer  # noqa: E402
 
 TV_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "kmnist": "KMNIST"}
@@ -37,6 +37,9 @@ def run_engine(ds, arch, batch_size, epochs, seed):
                     momentum=0.9, seed=seed)
     torch.manual_seed(seed)
     model = models.build_model(arch, ds.shape, ds.num_classes)
+    fast = uses_channels_last(torch.device("cpu"), cfg)
+    if fast:
+        model = model.to(memory_format=torch.channels_last)
     opt = build_optimizer(model.parameters(), cfg)
     steps = -(-len(ds.train) // batch_size)
     state = TrainState(model, opt, Schedule(opt, cfg, steps), torch.Generator().manual_seed(seed))
@@ -44,8 +47,8 @@ def run_engine(ds, arch, batch_size, epochs, seed):
     train, test = Batches(ds.train.images, ds.train.labels), Batches(ds.test.images, ds.test.labels)
     seconds = 0.0
     for epoch in range(1, epochs + 1):
-        seconds += train_one_epoch(state, train, cfg, norm, epoch=epoch)["seconds"]
-    acc = evaluate(model, test, norm)["acc"]
+        seconds += train_one_epoch(state, train, cfg, norm, epoch=epoch, channels_last=fast)["seconds"]
+    acc = evaluate(model, test, norm, channels_last=fast)["acc"]
     return len(ds.train) * epochs / seconds, acc
 
 

@@ -85,7 +85,7 @@ class RunConfig:
     # --- hardware -----------------------------------------------------------------------
     device: str = _f("auto", "Where to train: auto picks CUDA, then Apple MPS, then the CPU.", choices=DEVICES, group="device")
     threads: int = _f(0, "CPU threads for PyTorch (0 = choose automatically).", group="device")
-    mixed_precision: bool = _f(True, "Use autocast (bf16/fp16) and channels_last on CUDA.", group="device")
+    mixed_precision: bool = _f(True, "On CUDA, use autocast (bf16/fp16) and the channels_last layout.", group="device")
 
     # --------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -10,7 +10,8 @@ import torch
 from core import checkpoints, data, models
 from core.augment import normalizer
 from core.config import ConfigError, RunConfig
-from core.engine import Batches, Callback, FitResult, TrainState, autocast_for, evaluate, fit
+from core.engine import (Batches, Callback, FitResult, TrainState, autocast_for, evaluate, fit,
+                         uses_channels_last)
 from core.optim import Schedule, build_optimizer
 from core.runs import RunError, RunStore, owner_fields
 
@@ -71,7 +72,7 @@ def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
     to_dev = lambda s: Batches(s.images.to(device), s.labels.to(device))
     torch.manual_seed(cfg.seed)
     model = models.build_model(cfg.arch, ds.shape, ds.num_classes, cfg.custom_layers).to(device)
-    if cfg.mixed_precision and device.type == "cuda":
+    if uses_channels_last(device, cfg):
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), cfg)
     steps = -(-len(train_split) // cfg.batch_size)
@@ -168,14 +169,15 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
 def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
     """Per-sample test predictions of the last and the best weights (the galleries read these)."""
     autocast = autocast_for(prep.device, prep.cfg.mixed_precision)
+    fast = {"autocast": autocast, "channels_last": uses_channels_last(prep.device, prep.cfg)}
     model = prep.state.model
     results = {}
-    last = evaluate(model, prep.test, prep.normalize, keep_outputs=True, autocast=autocast)
+    last = evaluate(model, prep.test, prep.normalize, keep_outputs=True, **fast)
     results["last"] = last
     best_weights = checkpoints.load_weights(store, run_id, "best")
     current = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_weights)
-    results["best"] = evaluate(model, prep.test, prep.normalize, keep_outputs=True, autocast=autocast)
+    results["best"] = evaluate(model, prep.test, prep.normalize, keep_outputs=True, **fast)
     model.load_state_dict(current)
     labels = prep.test.labels.cpu()
     for which, r in results.items():

@@ -10,7 +10,7 @@ from core import data
 from core.config import RunConfig, field_info
 from ui import data_figures as figs
 from ui import state
-from ui.config_form import VALUES as TRAIN_FORM_VALUES
+from ui.config_form import pending_values
 from ui.images import to_pil
 
 state.init()
@@ -60,18 +60,9 @@ def _overview(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _train_values() -> dict:
-    """What the Train form will show: a prefill waiting for it, else the form's current values."""
-    prefill = st.session_state.get(state.TRAIN_PREFILL)
-    if isinstance(prefill, dict):
-        return prefill
-    values = st.session_state.get(TRAIN_FORM_VALUES)
-    return dict(values) if isinstance(values, dict) else {}
-
-
 def _default_dataset(names: list[str]) -> str:
     # the last choice here (widget values vanish while another page is shown), else the Train form's
-    for wanted in (st.session_state.get(KEPT), _train_values().get("dataset")):
+    for wanted in (st.session_state.get(KEPT), pending_values().get("dataset")):
         if wanted in names:
             return wanted
     return "mnist_sample"
@@ -167,7 +158,7 @@ def _balance(ds: data.Dataset) -> None:
 
 
 def _aug_controls() -> RunConfig:
-    aug = {k: v for k, v in _train_values().items() if k.startswith("aug_")}
+    aug = {k: v for k, v in pending_values().items() if k.startswith("aug_")}
     try:
         base = RunConfig.from_dict(aug)
     except ValueError:  # a half-edited form; the preview then starts from the defaults

@@ -10,22 +10,13 @@ from core import data, models
 from core.config import RunConfig
 from ui import layer_editor, state
 from ui import model_figures as figs
-from ui.config_form import VALUES as TRAIN_FORM_VALUES
+from ui.config_form import pending_values
 
 state.init()
 
 ARCH, DATASET, BATCH = "model_arch", "model_dataset", "model_batch"
 LOCALIZED = st.column_config.NumberColumn(format="localized")
 CUSTOM_TITLE = "Your custom stack (Build your own)"
-
-
-def _train_values() -> dict:
-    """What the Train form will show: a prefill waiting for it, else the form's current values."""
-    prefill = st.session_state.get(state.TRAIN_PREFILL)
-    if isinstance(prefill, dict):
-        return prefill
-    values = st.session_state.get(TRAIN_FORM_VALUES)
-    return dict(values) if isinstance(values, dict) else {}
 
 
 def _title(name: str) -> str:
@@ -94,7 +85,7 @@ def _layer_table(arch: str, shape: tuple, num_classes: int, batch: int, layers: 
 
 def _use_in_train(layers: list, dataset: str) -> None:
     # the whole config, so the Train form keeps every other value it had
-    prefill = {**RunConfig().to_dict(), **_train_values()}
+    prefill = {**RunConfig().to_dict(), **pending_values()}
     prefill.update(arch="custom", custom_layers=layers, dataset=dataset)
     st.session_state[state.TRAIN_PREFILL] = prefill
     state.flash("success", f"Loaded your {len(layers)}-layer custom stack into the Train form (dataset {dataset}).")
@@ -104,7 +95,7 @@ def _use_in_train(layers: list, dataset: str) -> None:
 def _builder(dataset: str, shape: tuple, num_classes: int, batch: int) -> tuple[list, list, str | None]:
     st.caption("Edit the table (add rows at the bottom, delete with the row checkboxes); shapes and "
                "parameters on the right update as you type. Blank cells take the defaults.")
-    start = _train_values().get("custom_layers") or layer_editor.default_stack(num_classes)
+    start = pending_values().get("custom_layers") or layer_editor.default_stack(num_classes)
     layers, checks, error = layer_editor.render(shape, num_classes, batch, list(start))
     left, right = st.columns(2)
     if left.button("Use this stack in Train", icon=":material/play_circle:", type="primary",
@@ -133,7 +124,7 @@ def _comparison(shape: tuple, num_classes: int, arch: str, custom_params: int | 
 
 st.title("Model")
 names = data.names()
-defaults = _train_values()
+defaults = pending_values()
 _restore(ARCH, defaults.get("arch") if defaults.get("arch") in models.MODELS else "lenet5")
 _restore(DATASET, defaults.get("dataset") if defaults.get("dataset") in names else "mnist_sample")
 _restore(BATCH, 16)

@@ -92,3 +92,23 @@ def trained_run(store, _trained_once):
 
     shutil.copytree(_trained_once, store.root / _trained_once.name)
     return _trained_once.name
+
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+@pytest.fixture
+def app():
+    """An AppTest of the whole app with fresh Streamlit caches; stops any training it started."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield AppTest.from_file(APP, default_timeout=60)
+    from ui import state
+
+    runner = state.runner()
+    runner.stop()
+    runner.wait_idle(60)
+    st.cache_resource.clear()

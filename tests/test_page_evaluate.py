@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -17,16 +16,7 @@ from core import checkpoints, metrics, trainer
 from core.config import RunConfig
 from ui import state
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 CAPTION = re.compile(r"^\*\*(q\d)\*\* → :(red|green)\[\*\*(q\d)\*\*\] · \d+%$")
-
-
-@pytest.fixture
-def app():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield AppTest.from_file(APP, default_timeout=60)
-    st.cache_resource.clear()
 
 
 def known_predictions(labels: torch.Tensor, classes: int = 4):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -12,25 +11,13 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import data, trainer
-from core.config import RunConfig
-from core.runs import RunStore
+from core import data
 from ui import inspect_figures as figs
 
 PAGE = "pages/inspect_model.py"
 
 
 # ---- fixtures ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One real 1-epoch LeNet-5 run on the bundled MNIST sample, trained once per module."""
-    root = tmp_path_factory.mktemp("trained")
-    run_id, result = trainer.new_run(RunStore(root), RunConfig(dataset="mnist_sample", arch="lenet5",
-                                                               epochs=1, lr=0.05))
-    assert result.status == "completed", result.message
-    return root / run_id
-
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
@@ -40,9 +27,8 @@ def _fresh_caches():
 
 
 @pytest.fixture
-def with_run(trained_run, tmp_path):
-    shutil.copytree(trained_run, tmp_path / "checkpoints" / trained_run.name)
-    return trained_run.name
+def with_run(trained_run):
+    return trained_run
 
 
 def open_page() -> AppTest:

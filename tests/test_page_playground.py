@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -19,16 +18,6 @@ from core.runs import RunStore
 PAGE = "pages/playground.py"
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One real 1-epoch LeNet-5 run on the bundled MNIST sample, trained once per module."""
-    root = tmp_path_factory.mktemp("trained")
-    run_id, result = trainer.new_run(RunStore(root), RunConfig(dataset="mnist_sample", arch="lenet5",
-                                                               epochs=1, lr=0.05))
-    assert result.status == "completed", result.message
-    return root / run_id
-
-
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     st.cache_resource.clear()
@@ -37,10 +26,8 @@ def _fresh_caches():
 
 
 @pytest.fixture
-def digit_run(trained_run, tmp_path):
-    target = tmp_path / "checkpoints" / trained_run.name
-    shutil.copytree(trained_run, target)
-    return target
+def digit_run(trained_run, store):
+    return store.path(trained_run)
 
 
 def open_page() -> AppTest:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import trainer
@@ -12,15 +11,6 @@ from core.config import RunConfig
 from core.runs import owner_fields
 from ui import state
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-
-
-@pytest.fixture
-def app():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield AppTest.from_file(APP, default_timeout=60)
-    st.cache_resource.clear()
 
 
 def train(store, **changes) -> str:

@@ -1,24 +1,9 @@
 """AppTest: the Home and Train pages (form validation, presets, enqueueing, live panel)."""
 import json
-from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from ui import state
-
-
-@pytest.fixture
-def app():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(Path(__file__).parents[1] / "streamlit_app.py"), default_timeout=60)
-    yield at
-    runner = state.runner()
-    runner.stop()
-    runner.wait_idle(60)
-    st.cache_resource.clear()
 
 
 def plotly_figures(at):

@@ -28,6 +28,17 @@ def key(name: str) -> str:
     return PREFIX + name
 
 
+def pending_values() -> dict:
+    """What the Train form will show: a prefill waiting for it, else the form's current values."""
+    from ui import state
+
+    prefill = st.session_state.get(state.TRAIN_PREFILL)
+    if isinstance(prefill, dict):
+        return prefill
+    values = st.session_state.get(VALUES)
+    return dict(values) if isinstance(values, dict) else {}
+
+
 def _form_value(name: str, value):
     return ",".join(map(str, value)) if name == "milestones" else value
 
