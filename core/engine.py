@@ -9,6 +9,7 @@ import contextlib
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import torch
@@ -17,6 +18,11 @@ import torch.nn.functional as F
 from core.augment import augment_batch, is_active
 
 EVAL_BATCH = 1000
+# A run has exploded when the mean loss of its last EXPLODE_WINDOW batches is EXPLODE_FACTOR times
+# its first batch's loss. A too-large LR often does not reach NaN: the weights jump, the ReLUs
+# die and the loss sits far above where it started (LeNet-5 at lr 10: 2.3 -> ~25) while nothing
+# is learned.
+EXPLODE_WINDOW, EXPLODE_FACTOR = 20, 4.0
 
 
 class TrainingDiverged(RuntimeError):
@@ -84,6 +90,8 @@ class TrainState:
     best_val_acc: float = -1.0
     elapsed_seconds: float = 0.0
     history: list = field(default_factory=list)  # EpochEvent rows
+    first_loss: float | None = None              # loss of the run's first batch
+    recent_losses: deque = field(default_factory=lambda: deque(maxlen=EXPLODE_WINDOW))
 
     def rng_state(self) -> dict:
         out = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
@@ -134,6 +142,24 @@ def autocast_for(device: torch.device, enabled: bool):
 
 # ---- loops -----------------------------------------------------------------------------
 
+def check_divergence(state: "TrainState", loss: float, epoch: int, step: int) -> None:
+    """Raise TrainingDiverged for a NaN/infinite loss or one that exploded far above its start."""
+    hint = f"try a smaller learning rate (now {state.schedule.lr:.3g}) or a warm-up"
+    if not math.isfinite(loss):
+        kind = "NaN" if math.isnan(loss) else "infinite"
+        raise TrainingDiverged(f"loss became {kind} at epoch {epoch} step {step} — {hint}")
+    if state.first_loss is None:
+        state.first_loss = loss
+    state.recent_losses.append(loss)
+    window = state.recent_losses
+    if len(window) == window.maxlen:
+        mean = sum(window) / len(window)
+        if mean > EXPLODE_FACTOR * state.first_loss:
+            raise TrainingDiverged(
+                f"loss exploded at epoch {epoch} step {step}: {mean:.3g} over the last {len(window)} batches, "
+                f"more than {EXPLODE_FACTOR:g}× the {state.first_loss:.3g} it started at — {hint}")
+
+
 def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: int,
                     callbacks=(), stop_event: threading.Event | None = None,
                     autocast=contextlib.nullcontext, channels_last=False) -> dict:
@@ -163,11 +189,7 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
             out = model(x)
             loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
         loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            kind = "NaN" if math.isnan(loss_value) else "infinite"
-            raise TrainingDiverged(
-                f"loss became {kind} at epoch {epoch} step {b + 1} — try a smaller learning rate "
-                f"(now {state.schedule.lr:.3g}), warm-up or gradient-friendlier settings")
+        check_divergence(state, loss_value, epoch, b + 1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         lr = state.schedule.lr

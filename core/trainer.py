@@ -115,7 +115,7 @@ def resume_state(state: TrainState) -> dict:
         "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
         "schedule": state.schedule.state_dict(), "rng": state.rng_state(), "epoch": state.epoch,
         "step": state.step, "best_epoch": state.best_epoch, "best_val_acc": state.best_val_acc,
-        "elapsed_seconds": state.elapsed_seconds, "history": state.history,
+        "elapsed_seconds": state.elapsed_seconds, "history": state.history, "first_loss": state.first_loss,
     }
 
 
@@ -127,6 +127,7 @@ def restore(state: TrainState, saved: dict) -> None:
     for key in ("epoch", "step", "best_epoch", "best_val_acc", "elapsed_seconds"):
         setattr(state, key, saved[key])
     state.history = [dict(r) for r in saved["history"]]
+    state.first_loss = saved.get("first_loss")
 
 
 # ---- running -------------------------------------------------------------------------------
