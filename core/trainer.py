@@ -159,8 +159,11 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
         result = FitResult("failed", f"could not save to {where}: {exc.strerror or exc} — free disk space "
                            "or fix permissions, then resume the run", 0, 0, 0.0)
         result_fields = {}
-    except torch.OutOfMemoryError:
-        result = FitResult("failed", "the device ran out of memory — choose a smaller batch size or model", 0, 0, 0.0)
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
+            raise
+        result = FitResult("failed", "the device ran out of memory — choose a smaller batch size or "
+                           "model; completed epochs are kept and the run can be resumed", 0, 0, 0.0)
         result_fields = {}
     store.write_status(run_id, status=result.status, message=result.message, finished_at=time.time(),
                        **result_fields)

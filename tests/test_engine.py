@@ -138,3 +138,15 @@ def test_lr_finder_suggests_a_learning_rate_and_leaves_the_model_alone(synthetic
     assert len(res.lrs) == len(res.losses) > 20
     assert res.suggestion is not None and 1e-5 < res.suggestion < 10
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_running_out_of_memory_fails_the_run_with_advice(store, synthetic, monkeypatch):
+    import core.trainer as tr
+
+    def no_memory(*a, **k):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(tr, "fit", no_memory)
+    run_id, result = trainer.new_run(store, cfg())
+    assert result.status == "failed" and "ran out of memory" in result.message
+    assert store.read_status(run_id)["status"] == "failed"
