@@ -108,6 +108,8 @@ def cmd_train(args, store) -> int:
 
     cfg = config_from_args(args)
     run_id = store.create(cfg)
+    if args.preset:
+        store.write_status(run_id, preset=args.preset)
     print(f"run {run_id} → {store.path(run_id)}")
     return _train(store, run_id, args, resume=False)
 

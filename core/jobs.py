@@ -117,10 +117,12 @@ class JobRunner:
         self._thread.start()
 
     # ---- front-end API ----
-    def submit(self, cfg: RunConfig) -> str:
-        """Validate and queue a new run; returns its run id."""
+    def submit(self, cfg: RunConfig, *, preset: str | None = None) -> str:
+        """Validate and queue a new run; returns its run id. `preset` records where it came from."""
         cfg.validate()
         run_id = self.store.create(cfg, status="queued")
+        if preset:
+            self.store.write_status(run_id, preset=preset)
         self._enqueue(Job(run_id, cfg.name or run_id))
         return run_id
 

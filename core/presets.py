@@ -20,6 +20,13 @@ def _p(name, title, description, reported="", group="Quick start", **cfg) -> Pre
     return Preset(name, title, description, RunConfig(name=title, **cfg), reported, group)
 
 
+_AUG = {"aug_rotate": 10.0, "aug_translate": 2}       # the tutorials' RandomRotation + RandomAffine
+_LAB = {"arch": "seed_cnn7", "batch_size": 64, "epochs": 10, "schedule": "multistep", "milestones": (5, 8),
+        "gamma": 0.1}                                  # MultiStepLR ending at 0.01x the initial LR
+_LAB_SGD = {**_LAB, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9}
+_LAB_ADAM = {**_LAB, "optimizer": "adam", "lr": 0.001}
+_T = "Tutorials"
+
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     _p("lenet5_mnist_sample", "LeNet-5 on the MNIST sample, 3 epochs",
        "The classic LeNet-5 with Adam on the 5,000 bundled MNIST digits (4,000 train / 1,000 test). "
@@ -29,19 +36,66 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
        "The lab assignment's network with SGD and a MultiStepLR schedule ending at 0.01× the LR. Offline.",
        dataset="mnist_sample", arch="seed_cnn7", optimizer="sgd", lr=0.05, momentum=0.9, epochs=6,
        batch_size=32, schedule="multistep", milestones=(3, 5), gamma=0.1),
+    _p("lenet5_c3_mnist", "LeNet-5 (3-conv) on MNIST",
+       "LeNet-5 with a third 5×5 conv of 120 kernels; SGD lr 0.01 momentum 0.9, batch 32, 10 epochs, "
+       "no augmentation.", reported="98.52% test", group=_T, dataset="mnist", arch="lenet5_c3",
+       optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32, epochs=10),
+    _p("lenet5_c3_mnist_aug", "LeNet-5 (3-conv) on MNIST with augmentation",
+       "As above with random rotation (±10°) and shifts (±2 px).", reported="98.39% test", group=_T,
+       dataset="mnist", arch="lenet5_c3", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32, epochs=10, **_AUG),
+    _p("resnet18_cifar_mnist", "ResNet18 (CIFAR-style stem) on MNIST",
+       "ResNet18 with a 3×3 stride-1 stem; SGD lr 0.01 momentum 0.9 weight decay 5e-4, batch 128, 10 "
+       "epochs. Slow on a CPU (hours); meant for a GPU.", reported="not stated", group=_T, dataset="mnist",
+       arch="resnet18_cifar", optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=128,
+       epochs=10),
     _p("lenet5_mnist", "LeNet-5 on MNIST (PyTorch tutorial)",
        "LeNet-5, SGD lr 0.01 momentum 0.5, batch 64, 5 epochs, as in the PyTorch MNIST tutorial.",
-       reported="≈ 98% test", group="Tutorials", dataset="mnist", arch="lenet5", optimizer="sgd", lr=0.01,
+       reported="≈ 98% test", group=_T, dataset="mnist", arch="lenet5", optimizer="sgd", lr=0.01,
        momentum=0.5, batch_size=64, epochs=5),
+    _p("one_conv_mnist", "One conv layer + dense on MNIST",
+       "A single 8×8 conv of 10 kernels with stride 2, then one dense layer; plain SGD lr 0.01, batch 64, "
+       "10 epochs.", reported="93.9% test", group=_T, dataset="mnist", arch="one_conv", optimizer="sgd",
+       lr=0.01, momentum=0.0, batch_size=64, epochs=10),
+    _p("seed_cnn7_mnist_sgd", "7-layer lab CNN on MNIST, SGD",
+       "The lab's CNN with SGD lr 0.01 momentum 0.9 and MultiStepLR (×0.1 after epochs 5 and 8), batch 64, "
+       "10 epochs.", reported="> 95% test", group=_T, dataset="mnist", **_LAB_SGD),
+    _p("seed_cnn7_mnist_adam", "7-layer lab CNN on MNIST, Adam",
+       "The lab's CNN with Adam lr 0.001 and MultiStepLR (×0.1 after epochs 5 and 8), batch 64, 10 epochs.",
+       reported="> 95% test", group=_T, dataset="mnist", **_LAB_ADAM),
     _p("fashion_resnet18_tv", "ResNet18 (torchvision) on Fashion-MNIST",
        "torchvision's ResNet18 with a 1-channel conv1, flips and rotation, Adam, 5 epochs.",
-       reported="> 90% test", group="Tutorials", dataset="fashion_mnist", arch="resnet18_tv",
+       reported="> 90% test", group=_T, dataset="fashion_mnist", arch="resnet18_tv",
        optimizer="adam", lr=0.001, batch_size=128, epochs=5, aug_hflip=True, aug_rotate=10.0),
     _p("lenet5_cifar10", "LeNet-5 on CIFAR-10 (PyTorch tutorial)",
        "The '60-minute blitz' classifier: SGD lr 0.001 momentum 0.9, batch 4, 2 epochs.",
-       reported="57.2% test", group="Tutorials", dataset="cifar10", arch="lenet5", optimizer="sgd",
+       reported="57.2% test", group=_T, dataset="cifar10", arch="lenet5", optimizer="sgd",
        lr=0.001, momentum=0.9, batch_size=4, epochs=2),
 ]}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two runs that answer one of the lab's questions, compared side by side on the Runs page."""
+    name: str
+    title: str
+    question: str
+    configs: tuple  # (RunConfig, RunConfig) on full MNIST; `for_dataset` moves them
+
+
+PAIRS: dict[str, Pair] = {p.name: p for p in [
+    Pair("compare_optimizers", "Compare optimizers: SGD vs Adam", "Did Adam beat SGD on the lab's CNN?",
+         (RunConfig(name="lab CNN · SGD", dataset="mnist", **_LAB_SGD),
+          RunConfig(name="lab CNN · Adam", dataset="mnist", **_LAB_ADAM))),
+    Pair("compare_augmentation", "Compare augmentation: without vs with",
+         "Did rotation and shift augmentation help the lab's CNN?",
+         (RunConfig(name="lab CNN · no augmentation", dataset="mnist", **_LAB_SGD),
+          RunConfig(name="lab CNN · augmented", dataset="mnist", **_LAB_SGD, **_AUG))),
+]}
+
+
+def pair_configs(pair: Pair, dataset: str) -> tuple:
+    """The pair's two configs on `dataset` (the bundled sample when full MNIST is absent)."""
+    return tuple(c.replace(dataset=dataset, name=f"{c.name} ({dataset})") for c in pair.configs)
 
 
 def get(name: str) -> Preset:

@@ -6,7 +6,7 @@ import pandas as pd
 from core.config import SCHEDULE_TITLES
 
 COLUMNS = ["run_id", "name", "status", "dataset", "arch", "optimizer", "lr", "schedule", "epochs",
-           "best_val_acc", "best_epoch", "final_val_acc", "test_acc", "train_seconds", "params",
+           "best_val_acc", "best_epoch", "final_val_acc", "test_acc", "reported", "train_seconds", "params",
            "created", "message"]
 
 
@@ -22,8 +22,16 @@ def run_row(rec) -> dict:
         best = max(rec.metrics, key=lambda r: r["val_acc"])
         row.update(best_val_acc=best["val_acc"], best_epoch=int(best["epoch"]),
                    final_val_acc=rec.metrics[-1]["val_acc"], train_seconds=rec.metrics[-1]["elapsed_seconds"])
-    row.update(test_acc=s.get("test_acc"), params=s.get("params"))
+    row.update(test_acc=s.get("test_acc"), params=s.get("params"), reported=reported(s))
     return row
+
+
+def reported(status: dict) -> str | None:
+    """What the tutorial a preset reproduces reported, for runs started from that preset."""
+    from core.presets import PRESETS
+
+    preset = PRESETS.get(status.get("preset") or "")
+    return preset.reported if preset and preset.reported else None
 
 
 def runs_table(records) -> pd.DataFrame:

@@ -13,21 +13,40 @@ st.markdown(
     "your own drawings — and compare runs side by side.")
 
 st.subheader("Start in one click")
-quick = [p for p in presets.PRESETS.values()]
-cols = st.columns(3)
-for i, p in enumerate(quick):
-    ok, reason = presets_ui.availability(p)
-    with cols[i % 3].container(border=True):
-        st.markdown(f"**{p.title}**")
-        st.caption(p.description + (f" Reported: {p.reported}." if p.reported else ""))
-        if st.button("Train now", key=f"home_{p.name}", disabled=not ok, icon=":material/play_arrow:",
-                     help=reason or None, type="primary" if p.name == "lenet5_mnist_sample" else "secondary"):
-            run_id = presets_ui.start(p.name)
-            state.flash("success", f"Started **{p.title}** as run `{run_id}`.")
-            st.switch_page(state.TRAIN)
-        if not ok:
-            st.caption(f":material/info: {reason}")
-            st.page_link(state.DATA, label="Get the dataset", icon=":material/dataset:")
+
+
+def preset_cards(group: str) -> None:
+    cols = st.columns(3)
+    for i, p in enumerate(p for p in presets.PRESETS.values() if p.group == group):
+        ok, reason = presets_ui.availability(p)
+        with cols[i % 3].container(border=True):
+            st.markdown(f"**{p.title}**")
+            st.caption(p.description + (f" Tutorial reported: **{p.reported}**." if p.reported else ""))
+            if st.button("Train now", key=f"home_{p.name}", disabled=not ok, icon=":material/play_arrow:",
+                         help=reason or None, type="primary" if p.name == "lenet5_mnist_sample" else "secondary"):
+                run_id = presets_ui.start(p.name)
+                state.flash("success", f"Started **{p.title}** as run `{run_id}`.")
+                st.switch_page(state.TRAIN)
+            if not ok:
+                st.caption(f":material/info: {reason}")
+                st.page_link(state.DATA, label="Get the dataset", icon=":material/dataset:")
+
+
+preset_cards("Quick start")
+st.markdown("**The lab's questions** — two runs each, queued one after the other, then compared on Runs. "
+            "They use full MNIST when it is in the data folder, else the bundled sample.")
+cols = st.columns(len(presets.PAIRS))
+for col, pair in zip(cols, presets.PAIRS.values()):
+    with col.container(border=True):
+        st.markdown(f"**{pair.title}**")
+        st.caption(pair.question)
+        if st.button("Queue both and compare", key=f"home_pair_{pair.name}", icon=":material/compare_arrows:"):
+            st.session_state[state.COMPARE_RUNS] = presets_ui.start_pair(pair.name)
+            state.flash("success", "Both runs are queued; the comparison fills in as they train "
+                                   "(reload this page to update it).")
+            st.switch_page(state.RUNS)
+with st.expander("Reproduce the tutorials", icon=":material/school:"):
+    preset_cards("Tutorials")
 
 st.subheader("Current job")
 live.panel(compact=True)

@@ -35,6 +35,7 @@ COLUMN_CONFIG = {
     "best_epoch": st.column_config.NumberColumn("Best epoch", width="small"),
     "final_val_acc": st.column_config.NumberColumn("Final val acc", **PERCENT),
     "test_acc": st.column_config.NumberColumn("Test acc", **PERCENT),
+    "reported": st.column_config.TextColumn("Tutorial reported", help="for runs started from a tutorial preset"),
     "train_seconds": st.column_config.NumberColumn("Training time", format="%.1f s"),
     "params": st.column_config.NumberColumn("Parameters", format="compact"),
     "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),

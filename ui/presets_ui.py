@@ -34,4 +34,11 @@ def picker(*, key: str) -> None:
 
 def start(name: str) -> str:
     """Queue a preset as a run (one click from Home)."""
-    return state.runner().submit(presets.PRESETS[name].config)
+    return state.runner().submit(presets.PRESETS[name].config, preset=name)
+
+
+def start_pair(name: str) -> list[str]:
+    """Queue both runs of a comparison pair (on full MNIST when present, else the bundled sample)."""
+    pair = presets.PAIRS[name]
+    dataset = "mnist" if data.status("mnist").ready else "mnist_sample"
+    return [state.runner().submit(cfg) for cfg in presets.pair_configs(pair, dataset)]
