@@ -285,7 +285,16 @@ def _owner_alive(status: dict) -> bool:
         return True
     except (OSError, ValueError):
         return False
-    return _same_process(int(pid), status.get("pid_started"))
+    return not _exited(int(pid)) and _same_process(int(pid), status.get("pid_started"))
+
+
+def _exited(pid: int) -> bool:
+    """A killed process whose parent has not reaped it yet (a zombie) still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _same_process(pid: int, started: float | None) -> bool:
