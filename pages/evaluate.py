@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core import metrics, models
+from core import metrics, models, tables
 from core.inspect import InspectError, grad_cam, saliency
 from ui import evaluation, gallery, runpicker, state
 from ui.images import to_pil
@@ -182,11 +182,7 @@ def _caption(preds, classes, i: int) -> str:
 
 # ---- page ----------------------------------------------------------------------------------------
 
-top = st.columns([4, 1], vertical_alignment="bottom")
-with top[0]:
-    rec = runpicker.pick_run(key="evaluate_run", needs_predictions=True, where="the Evaluate page")
-with top[1]:
-    which = runpicker.pick_checkpoint("evaluate_weights")
+rec, which = runpicker.pick_run_and_weights("evaluate", where="the Evaluate page", needs_predictions=True)
 preds = runpicker.load_predictions(rec, which)
 meta = _meta(rec)
 classes = meta["classes"]
@@ -199,10 +195,15 @@ if len(images) != len(preds["labels"]):
 result = _analysis(str(state.store().root), rec.run_id, which, _mtime(rec, which), tuple(classes), preds)
 
 tiles = st.columns(4)
-tiles[0].metric("Test accuracy", f"{result['averages']['accuracy']:.2%}")
+reported = tables.reported(rec.status)
+tiles[0].metric("Test accuracy", f"{result['averages']['accuracy']:.2%}",
+                help=f"The tutorial this preset reproduces reported {reported}." if reported else None)
 tiles[1].metric("Mean test loss", f"{result['loss']:.4f}")
 tiles[2].metric("Macro F1", f"{result['averages']['macro avg']['f1']:.2%}")
 tiles[3].metric("Misclassified", f"{result['errors']:,} of {len(preds['labels']):,}")
+if reported:
+    st.caption(f":material/school: Tutorial reproduced by this run's preset reported **{reported}**; this run: "
+               f"**{result['averages']['accuracy']:.2%}** test accuracy ({which} weights).")
 
 left, right = st.columns([3, 2])
 with left:

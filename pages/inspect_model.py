@@ -143,11 +143,7 @@ def _feature_maps(model, meta: dict, x: np.ndarray) -> None:
 st.title("Inspect")
 st.caption("What a trained model learned: the filters of its convolution layers, and what each layer "
            "makes of one image.")
-top = st.columns([3, 1])
-with top[0]:
-    rec = runpicker.pick_run(key="inspect_run", where="the Inspect page")
-with top[1]:
-    which = runpicker.pick_checkpoint("inspect_weights")
+rec, which = runpicker.pick_run_and_weights("inspect", where="the Inspect page")
 model, meta = runpicker.load_model(rec, which)
 
 _filters(model, meta["image_shape"][0])

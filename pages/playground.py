@@ -110,11 +110,7 @@ def _result(model, meta: dict, x: np.ndarray, true_label: int | None, caption: s
 
 st.title("Playground")
 st.caption("Give a trained model a picture and see what it predicts.")
-top = st.columns([3, 1])
-with top[0]:
-    rec = runpicker.pick_run(key="play_run", where="the Playground")
-with top[1]:
-    which = runpicker.pick_checkpoint("play_weights")
+rec, which = runpicker.pick_run_and_weights("play", where="the Playground")
 model, meta = runpicker.load_model(rec, which)
 digits = is_digit_run(meta)
 

@@ -18,6 +18,16 @@ def _isolated_dirs(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches():
+    """Cached stores, runners and predictions belong to one test's folders only."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+
+
 @pytest.fixture
 def store(tmp_path):
     from core.runs import RunStore

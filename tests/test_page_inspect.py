@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -18,13 +17,6 @@ PAGE = "pages/inspect_model.py"
 
 
 # ---- fixtures ----------------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-
 
 @pytest.fixture
 def with_run(trained_run):

@@ -42,6 +42,16 @@ def pick_run(*, key: str, needs_predictions: bool = False, where: str = "this pa
     return by_id[chosen]
 
 
+def pick_run_and_weights(prefix: str, *, where: str, needs_predictions: bool = False) -> tuple[RunRecord, str]:
+    """The run selector and the best/last switch side by side, as every run page shows them."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        rec = pick_run(key=f"{prefix}_run", needs_predictions=needs_predictions, where=where)
+    with right:
+        which = pick_checkpoint(f"{prefix}_weights")
+    return rec, which
+
+
 def pick_checkpoint(key: str) -> str:
     which = st.segmented_control("Weights", ["best", "last"], default="best", key=key,
                                  help="best = the epoch with the highest validation accuracy; last = the final epoch")
