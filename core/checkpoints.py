@@ -37,10 +37,6 @@ def load_weights(store: RunStore, run_id: str, which: str = "best") -> dict[str,
     return _read_safetensors(path, "weights")
 
 
-def weights_path(store: RunStore, run_id: str, which: str) -> Path:
-    return store.path(run_id) / f"weights_{_which(which)}.safetensors"
-
-
 def save_predictions(store: RunStore, run_id: str, which: str, labels, preds, probs, losses) -> None:
     tensors = {
         "labels": labels.to(torch.int64).cpu().contiguous(),

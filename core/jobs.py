@@ -7,7 +7,6 @@ copy. Nothing here knows about Streamlit (the dashboard keeps one JobRunner in s
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import threading
 import time

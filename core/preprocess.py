@@ -124,7 +124,7 @@ def _open(data: bytes) -> Image.Image:
         img = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageInputError(_bomb_message(exc)) from None
-    except UnidentifiedImageError as exc:
+    except UnidentifiedImageError:
         raise ImageInputError("this file is not an image PIL can read; upload a PNG, JPEG, BMP, GIF, WebP or TIFF") from None
     except Exception as exc:  # a damaged header can raise many types; all mean the same here
         raise ImageInputError(f"this file could not be opened as an image: {exc}") from None

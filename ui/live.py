@@ -12,7 +12,6 @@ import streamlit as st
 from ui import state
 from ui.train_figures import live_figure
 
-LAST_SEEN_FINISHED = "live_last_finished"
 
 
 def _fmt_seconds(seconds) -> str:
