@@ -35,6 +35,17 @@ def store(tmp_path):
     return RunStore(tmp_path / "checkpoints")
 
 
+def png_bytes(arr) -> bytes:
+    """An image array as the bytes of a PNG file (what an upload delivers)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def make_synthetic(n_train=256, n_test=64, classes=4, shape=(1, 12, 12), seed=0):
     """Class k is a bright square in quadrant k plus noise: learnable in a few epochs."""
     from core import data

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import data
+from tests.conftest import png_bytes
 from ui import inspect_figures as figs
 
 PAGE = "pages/inspect_model.py"
@@ -50,20 +49,7 @@ def tile_count(trace: dict) -> int:
     return len(np.unique(index[index >= 0]))
 
 
-def png_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 # ---- the page ----------------------------------------------------------------------------
-
-def test_without_runs_the_page_links_to_train():
-    at = open_page()
-    assert "no trained run" in at.info[0].value
-    assert at.get("page_link")[0].value == "Go to Train"
-    assert not at.get("plotly_chart")
-
 
 def test_filters_feature_maps_and_prediction_of_a_trained_run(with_run):
     at = open_page()

@@ -2,17 +2,16 @@
 test images, bad files are refused, and a non-digit run explains why it has no canvas."""
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core import trainer
 from core.config import RunConfig
 from core.runs import RunStore
+from tests.conftest import png_bytes
 
 PAGE = "pages/playground.py"
 
@@ -47,18 +46,6 @@ def canvases(at: AppTest) -> list:
 
 def image_captions(at: AppTest) -> list[str]:
     return [c for img in at.get("image") for c in img.captions]
-
-
-def png_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def test_without_runs_the_page_links_to_train():
-    at = open_page()
-    assert "no trained run" in at.info[0].value
-    assert at.get("page_link")[0].value == "Go to Train"
 
 
 def test_a_digit_run_offers_the_canvas_and_waits_for_a_drawing(digit_run):

@@ -15,6 +15,7 @@ def test_page_renders_on_a_fresh_store(app, page):
     if page in NEEDS_A_RUN:
         # says what is missing and links to where it is made, instead of a traceback
         assert any("no trained run" in i.value for i in app.info)
+        assert app.get("page_link")[-1].value == "Go to Train"
 
 
 @pytest.mark.parametrize("page", PAGES)
