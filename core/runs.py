@@ -15,6 +15,7 @@ moment leaves the previous good state. Nothing is ever unpickled with full pickl
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -57,7 +58,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
@@ -68,14 +69,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return True
 
 
 # ---- names -------------------------------------------------------------------------------
