@@ -1,7 +1,7 @@
 """CNN Studio: the router. Page config, navigation over pages/, the shared sidebar."""
 import streamlit as st
 
-from ui import sidebar, state
+from ui import sidebar, state, warmup
 
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 state.init()
@@ -23,6 +23,9 @@ pages = {
     ],
 }
 page = st.navigation(pages)
-sidebar.render()
-state.show_flash()
-page.run()
+try:
+    sidebar.render()
+    state.show_flash()
+    page.run()
+finally:
+    warmup.start()  # after the first page is drawn: torch loads while the person reads it

@@ -2,8 +2,8 @@
 import streamlit as st
 
 from core import presets
+from core.tables import run_label
 from ui import live, presets_ui, state
-from ui.runpicker import label
 
 state.init()
 st.title("CNN Studio")
@@ -57,7 +57,7 @@ if not runs:
     st.info("No runs yet. Press **Train now** on the first preset above — it works offline.")
 for rec in runs:
     a, b = st.columns([5, 1])
-    a.write(label(rec) if rec.config and not rec.damaged else f"{rec.run_id} — damaged: {rec.damaged}")
+    a.write(run_label(rec) if rec.config and not rec.damaged else f"{rec.run_id} — damaged: {rec.damaged}")
     if not rec.damaged and rec.status.get("epochs_done") and b.button("Evaluate", key=f"home_eval_{rec.run_id}"):
         st.session_state[state.SELECTED_RUN] = rec.run_id
         st.switch_page(state.EVALUATE)

@@ -68,7 +68,7 @@ status = data.status(cfg.dataset) if cfg else None
 if status is not None and not status.ready:
     st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
     st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
-busy = state.runner().snapshot()["busy"]
+busy = state.snapshot()["busy"]
 if st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
              key="train_submit", disabled=bool(problems) or (status is not None and not status.ready)):
     run_id = state.runner().submit(cfg)

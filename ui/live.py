@@ -26,11 +26,11 @@ CHART_SECONDS = 3.0  # the chart redraws less often than the numbers: drawing it
 
 
 def panel(*, compact: bool = False) -> None:
-    busy = state.runner().snapshot()["busy"]
+    busy = state.snapshot()["busy"]
 
     @st.fragment(run_every=1.0 if busy else None)
     def live():
-        snap = state.runner().snapshot()
+        snap = state.snapshot()
         if busy and not snap["busy"]:
             st.rerun()  # the job ended: redraw the page once (final metrics), then stop polling
         if snap["live"] is not None:
@@ -42,7 +42,7 @@ def panel(*, compact: bool = False) -> None:
 
     @st.fragment(run_every=CHART_SECONDS if busy else None)
     def chart():
-        live_run = state.runner().snapshot()["live"]
+        live_run = state.snapshot()["live"]
         if live_run is not None and live_run.phase != "loading":
             st.plotly_chart(live_figure(live_run.steps, live_run.epoch_rows, live_run.best_epoch), key="live_chart")
 

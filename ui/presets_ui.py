@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import data, presets
-from ui import config_form, state
+from ui import state
 
 
 def availability(preset) -> tuple[bool, str]:
@@ -28,6 +28,8 @@ def picker(*, key: str) -> None:
         if not ok:
             st.warning(f"Disabled: {reason}")
         if st.button("Load into the form", key=f"{key}_load", disabled=not ok, icon=":material/input:"):
+            from ui import config_form  # imports the model registry (torch), which Home does without
+
             config_form.load_into_form(p.config)
             st.rerun()
 

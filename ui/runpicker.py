@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import checkpoints, data, trainer
 from core.runs import RunError, RunRecord
+from core.tables import run_label
 from ui import state
 
 
@@ -14,13 +15,6 @@ def trained_runs() -> list[RunRecord]:
     return [r for r in state.store().list()
             if not r.damaged and r.status.get("epochs_done", 0) > 0
             and (r.path / "weights_best.safetensors").exists()]
-
-
-def label(rec: RunRecord) -> str:
-    acc = rec.status.get("best_val_acc")
-    acc_text = f" · best {acc:.1%}" if isinstance(acc, (int, float)) else ""
-    c = rec.config
-    return f"{rec.name} — {c.arch} on {c.dataset}{acc_text} [{rec.state}]"
 
 
 def pick_run(*, key: str, needs_predictions: bool = False, where: str = "this page") -> RunRecord:
@@ -37,7 +31,7 @@ def pick_run(*, key: str, needs_predictions: bool = False, where: str = "this pa
     by_id = {r.run_id: r for r in runs}
     current = st.session_state.get(state.SELECTED_RUN)
     index = ids.index(current) if current in ids else 0
-    chosen = st.selectbox("Run", ids, index=index, format_func=lambda i: label(by_id[i]), key=key)
+    chosen = st.selectbox("Run", ids, index=index, format_func=lambda i: run_label(by_id[i]), key=key)
     st.session_state[state.SELECTED_RUN] = chosen
     return by_id[chosen]
 

@@ -4,25 +4,41 @@ from __future__ import annotations
 import streamlit as st
 
 from core import data
-from core.trainer import available_devices
-from ui import state
+from ui import state, warmup
 
 
 def render() -> None:
     with st.sidebar:
+        _devices()
+        st.caption(f":material/folder: Data: `{data.data_dir()}`")
+        st.caption(f":material/save: Runs: `{state.store().root}`")
+        busy = state.snapshot()["busy"]
+        _job_status(run_every=2.0 if busy else None)
+
+
+def _devices() -> None:
+    if warmup.ready():
+        from core.trainer import available_devices
+
         devices = available_devices()
         st.caption(f":material/memory: Devices: **{', '.join(devices)}**"
                    + ("" if len(devices) > 1 else " (no GPU found; training runs on the CPU)"))
-        st.caption(f":material/folder: Data: `{data.data_dir()}`")
-        st.caption(f":material/save: Runs: `{state.store().root}`")
-        busy = state.runner().snapshot()["busy"]
-        _job_status(run_every=2.0 if busy else None)
+        return
+
+    @st.fragment(run_every=0.5)
+    def pending():
+        # asking torch which devices exist would make the first page wait for its import
+        if warmup.ready():
+            st.rerun()  # once: the page redraws with the device list and this stops polling
+        st.caption(":material/memory: Devices: loading PyTorch…")
+
+    pending()
 
 
 def _job_status(run_every):
     @st.fragment(run_every=run_every)
     def job_status():
-        snap = state.runner().snapshot()
+        snap = state.snapshot()
         live, queue = snap["live"], snap["queue"]
         if live is None and not queue:
             st.caption(":material/check_circle: No training job running.")

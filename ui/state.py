@@ -5,13 +5,16 @@ Every page starts with `init()`; keys are named constants so pages never disagre
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import data
-from core.jobs import JobRunner
 from core.runs import RunStore, default_root
+
+if TYPE_CHECKING:
+    from core.jobs import JobRunner
 
 # ---- session keys ----
 SELECTED_RUN = "selected_run"          # run id the Evaluate/Inspect/Playground pages show
@@ -54,14 +57,26 @@ def _ensure_router() -> None:
         st.rerun()
 
 
+# What snapshot() reports before this process has a runner: no runner, no job.
+IDLE = {"live": None, "queue": [], "finished": [], "busy": False}
+_runner_made = False
+
+
 @st.cache_resource(show_spinner=False)
 def _store(root: str) -> RunStore:
-    return RunStore(root)
+    store = RunStore(root)
+    store.mark_interrupted()  # runs a crashed or restarted server left "running" (the runner does it too)
+    return store
 
 
 @st.cache_resource(show_spinner=False)
 def _runner(root: str, data_root: str) -> JobRunner:
-    # one runner (queue + worker thread) per server process, shared by every session and tab
+    # one runner (queue + worker thread) per server process, shared by every session and tab;
+    # made on first use, because importing it imports torch (see ui/warmup.py)
+    global _runner_made
+    from core.jobs import JobRunner
+
+    _runner_made = True
     return JobRunner(_store(root), data_dir=data_root)
 
 
@@ -71,6 +86,11 @@ def store() -> RunStore:
 
 def runner() -> JobRunner:
     return _runner(str(default_root()), str(data.data_dir()))
+
+
+def snapshot() -> dict:
+    """The runner's snapshot; IDLE while this process has none (nothing can be training then)."""
+    return runner().snapshot() if _runner_made else IDLE
 
 
 def flash(kind: str, message: str) -> None:

@@ -12,15 +12,30 @@ downloads by itself). The data dir is an explicit argument, else $CNN_STUDIO_DAT
 """
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import folders, importer, sample, sources
-from .base import (
-    REPO_ROOT, Dataset, DatasetError, DatasetInfo, Progress, SourceStatus, Split, channel_stats, holdout, report,
-)
-from .importer import ImportReport
+from . import folders, sample, sources
+from .info import REPO_ROOT, DatasetError, DatasetInfo, Progress, SourceStatus, report
+
+if TYPE_CHECKING:
+    from .base import Dataset
+    from .importer import ImportReport
+
+# Importing this package does not import torch: the registry, `status` and `data_dir` are file
+# checks, and the dashboard's first page uses them before torch (2–4 s) has loaded. The tensor
+# types and loaders are imported on first use.
+_LAZY = {"Dataset": "base", "Split": "base", "channel_stats": "base", "holdout": "base",
+         "ImportReport": "importer"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DATASETS", "Dataset", "DatasetError", "DatasetInfo", "ImportReport", "SourceStatus", "Split",
@@ -127,6 +142,8 @@ def import_image_folder(
     progress: Progress = None,
 ) -> ImportReport:
     """Import a folder, .zip path or .zip bytes of class sub-folders as dataset "folder:<name>"."""
+    from . import importer
+
     return importer.import_image_folder(
         source, name, _dir(data_dir), image_size=image_size, grayscale=grayscale, test_share=test_share,
         seed=seed, overwrite=overwrite, progress=progress,
@@ -175,6 +192,8 @@ def load(name: str, data_dir: str | os.PathLike | None = None, progress: Progres
 
 
 def _load_uncached(name: str, root: Path, progress: Progress) -> Dataset:
+    from .base import Dataset, channel_stats
+
     report(progress, 0.0, f"Loading {name}")
     folder = _folder_name(name)
     if folder is not None:

@@ -1,21 +1,12 @@
-"""The data types every dataset source produces, and the split/statistics helpers they share."""
+"""The tensors every dataset source produces, and the split/statistics helpers they share."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-Progress = Optional[Callable[[float, str], None]]
-
-
-class DatasetError(Exception):
-    """A dataset problem a person can fix; the message says how."""
-
+from .info import DIGIT_DATASETS, DatasetError
 
 # ---- splits and datasets --------------------------------------------------------------
 
@@ -36,7 +27,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, index: torch.Tensor) -> "Split":
+    def subset(self, index: torch.Tensor) -> Split:
         return Split(self.images[index], self.labels[index])
 
 
@@ -66,32 +57,6 @@ class Dataset:
         # The Playground's drawing canvas only makes sense for handwritten digits.
         return self.name in DIGIT_DATASETS
 
-
-DIGIT_DATASETS = ("mnist", "mnist_sample")
-
-
-@dataclass
-class DatasetInfo:
-    name: str
-    title: str
-    description: str
-    channels: int
-    size: tuple[int, int]  # (H, W)
-    num_classes: int
-    kind: str  # "torchvision" | "bundled" | "folder"
-    digits: bool = False
-
-
-@dataclass
-class SourceStatus:
-    state: str  # "present" | "bundled" | "debian" | "can_download" | "missing"
-    detail: str
-    fix: str = ""
-
-    @property
-    def ready(self) -> bool:
-        """True when `load` will work without a download."""
-        return self.state in ("present", "bundled", "debian")
 
 
 # ---- helpers --------------------------------------------------------------------------
@@ -159,17 +124,3 @@ def shuffled(split: Split, seed: int) -> Split:
     """A fixed permutation, so sets stored class by class don't show one class first."""
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(int(seed)))
     return split.subset(order)
-
-
-def show(path: Path) -> str:
-    """A path as people should read it: relative to the repo when inside it."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def report(progress: Progress, fraction: float, message: str) -> None:
-    if progress is not None:
-        progress(min(max(float(fraction), 0.0), 1.0), message)

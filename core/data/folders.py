@@ -11,11 +11,15 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from safetensors.torch import load_file, save_file
+from .info import DatasetError, DatasetInfo, SourceStatus, show
 
-from .base import DatasetError, DatasetInfo, SourceStatus, Split, show
+if TYPE_CHECKING:
+    from .base import Split
+
+# torch and safetensors are imported inside `store` and `load_folder`: listing folders and their
+# status must work before torch has loaded (the dashboard's first page).
 
 FOLDERS = "folders"
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -42,6 +46,8 @@ def list_folders(root: Path) -> list[str]:
 
 def store(root: Path, name: str, train: Split, test: Split, meta: dict, overwrite: bool) -> None:
     """Write into a hidden staging folder, then rename: a crash never leaves a half dataset."""
+    from safetensors.torch import save_file
+
     base = root / FOLDERS
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=base, prefix=f".import-{name}-"))
@@ -101,6 +107,11 @@ def folder_status(root: Path, name: str) -> SourceStatus:
 
 
 def load_folder(root: Path, name: str) -> tuple[list[str], Split, Split, str]:
+    import torch
+    from safetensors.torch import load_file
+
+    from .base import Split
+
     meta = read_meta(root, name)
     folder = folder_path(root, name)
     splits = []

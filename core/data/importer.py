@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .base import DatasetError, Progress, Split, holdout, report, show, shuffled
+from .base import Split, holdout, shuffled
+from .info import DatasetError, Progress, report, show
 from .folders import check_name, folder_path, store
 
 MAX_FILES = 50_000

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .base import DatasetError, SourceStatus, Split, holdout, shuffled
+from .info import DatasetError, SourceStatus
+
+if TYPE_CHECKING:
+    from .base import Split
 
 SAMPLE_SEED = 0
 TEST_SHARE = 0.2  # 400 train / 100 test per class
@@ -33,6 +36,10 @@ def status() -> SourceStatus:
 
 
 def load() -> tuple[Split, Split, str]:
+    import torch  # here, not at the top: `status` must work before torch has loaded
+
+    from .base import Split, holdout, shuffled
+
     path = csv_path()
     if path is None:
         raise DatasetError(status().fix)

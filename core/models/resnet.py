@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import torchvision
 from torch import nn
-from torchvision.models.resnet import BasicBlock
+
+# torchvision is imported inside the builders: importing it costs ~1.5 s (it pulls in
+# torch._dynamo), which every page of the dashboard would otherwise pay on a fresh server.
 
 STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))  # (channels, stride of the first block)
 
 
 def _stage(in_ch: int, out_ch: int, stride: int, blocks: int = 2) -> nn.Sequential:
+    from torchvision.models.resnet import BasicBlock
+
     downsample = None
     if stride != 1 or in_ch != out_ch:
         # the shortcut must match the block's output shape to be added to it
@@ -45,6 +48,8 @@ def resnet18_cifar(image_shape: tuple, num_classes: int, _custom: tuple = ()) ->
 
 
 def resnet18_tv(image_shape: tuple, num_classes: int, _custom: tuple = ()) -> nn.Module:
+    import torchvision
+
     model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     old = model.conv1
     model.conv1 = nn.Conv2d(

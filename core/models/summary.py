@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import numbers
+import sys
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 import torchinfo
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from core.models.base import ModelError
 
 # Depth 2 lists the leaves of flat models and, in ResNets, one row per residual block.
 SUMMARY_DEPTH = 2
-_RESIDUAL_BLOCKS = (BasicBlock, Bottleneck)
 _SPATIAL = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d)
+
+
+def _residual_blocks() -> tuple:
+    # a model can only hold torchvision's blocks once torchvision is imported, so never import it here
+    tv = sys.modules.get("torchvision.models.resnet")
+    return (tv.BasicBlock, tv.Bottleneck) if tv else ()
 
 
 @dataclass
@@ -104,7 +109,7 @@ def feature_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
             continue
         if isinstance(m, (nn.Flatten, nn.Linear)):
             break
-        if isinstance(m, _RESIDUAL_BLOCKS):
+        if isinstance(m, _residual_blocks()):
             out.append((name, m))
             block = name
         elif isinstance(m, _SPATIAL):
