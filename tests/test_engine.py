@@ -150,3 +150,22 @@ def test_running_out_of_memory_fails_the_run_with_advice(store, synthetic, monke
     run_id, result = trainer.new_run(store, cfg())
     assert result.status == "failed" and "ran out of memory" in result.message
     assert store.read_status(run_id)["status"] == "failed"
+
+
+def test_the_mixed_precision_path_learns_and_saves_float32(store, synthetic, monkeypatch):
+    """The CUDA path (autocast + channels_last) exercised on the CPU with bfloat16 autocast,
+    since this machine has no GPU: training, the per-epoch test pass and the saved predictions
+    and weights must come out as they do in full precision."""
+    from core import engine
+
+    cpu_autocast = lambda device, enabled: (lambda: torch.autocast("cpu", dtype=torch.bfloat16))  # noqa: E731
+    monkeypatch.setattr(engine, "autocast_for", cpu_autocast)
+    monkeypatch.setattr(trainer, "autocast_for", cpu_autocast)
+    run_id, result = trainer.new_run(store, cfg(epochs=4, arch="fast_cnn", custom_layers=()))
+    assert result.status == "completed", result.message
+    assert store.read_metrics(run_id)[-1]["val_acc"] > 0.9
+    preds = checkpoints.load_predictions(store, run_id, "best")
+    assert preds["probs"].dtype == torch.float32
+    assert torch.allclose(preds["probs"].sum(1), torch.ones(len(synthetic.test)), atol=1e-3)
+    weights = checkpoints.load_weights(store, run_id, "best")
+    assert all(t.dtype == torch.float32 for k, t in weights.items() if t.is_floating_point())
