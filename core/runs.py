@@ -24,6 +24,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -122,6 +123,11 @@ class RunStore:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root else default_root()
         self.root.mkdir(parents=True, exist_ok=True)
+        # run id -> (signature of its listing files, RunRecord): pages list every run on each
+        # rerun, and re-reading 3 files x 200 runs each time made the Runs page slow. The lock:
+        # page threads and the training thread share one store.
+        self._records: dict[str, tuple[tuple, RunRecord]] = {}
+        self._records_lock = threading.Lock()
 
     # -- paths --
     def path(self, run_id: str) -> Path:
@@ -192,7 +198,22 @@ class RunStore:
 
     # -- listing --
     def record(self, run_id: str) -> RunRecord:
+        """Config, status and metrics of a run, re-read only when one of those files changed.
+
+        The record may be shared with earlier callers: treat it as read-only.
+        """
         path = self.path(run_id)
+        signature = _signature(path)  # taken before reading: a write in between shows as a change next time
+        with self._records_lock:
+            cached = self._records.get(run_id)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        rec = self._read_record(run_id, path)
+        with self._records_lock:
+            self._records[run_id] = (signature, rec)
+        return rec
+
+    def _read_record(self, run_id: str, path: Path) -> RunRecord:
         rec = RunRecord(run_id, path)
         try:
             rec.status = self.read_status(run_id)
@@ -213,6 +234,10 @@ class RunStore:
             if entry.is_dir() and not entry.name.startswith(".") and _RUN_ID.match(entry.name):
                 records.append(self.record(entry.name))
         records.sort(key=lambda r: (r.status.get("created_at") or 0, r.run_id), reverse=True)
+        listed = {r.run_id for r in records}
+        with self._records_lock:  # forget deleted runs
+            for gone in self._records.keys() - listed:
+                del self._records[gone]
         return records
 
     # -- housekeeping --
@@ -256,6 +281,23 @@ class RunStore:
                 self.write_status(rec.run_id, status="interrupted", message=msg)
                 changed.append(rec.run_id)
         return changed
+
+
+LISTING_FILES = ("status.json", "config.json", "metrics.csv")
+
+
+def _signature(folder: Path) -> tuple:
+    """Identity of the files `record` reads. Every write replaces a file (new inode, new times);
+    the change time also catches edits in place and permission changes."""
+    out, base = [], os.fspath(folder)
+    for name in LISTING_FILES:
+        try:
+            st = os.stat(os.path.join(base, name))  # plain strings: pathlib's joins cost more than the stat
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
 
 
 def _read_json(path: Path):

@@ -62,11 +62,20 @@ def _on_cell(chart_key: str, run_id: str) -> None:
         st.session_state[TABS] = TAB_CELL
 
 
-def _confusion(rec, result: dict, classes: list[str]) -> None:
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _confusion_figure(root: str, run_id: str, which: str, mtime: float, normalized: bool, classes: tuple,
+                      _cm) -> object:
+    # Building the figure validates every property (30-40 ms a rerun) and a cache_data copy costs as
+    # much to unpickle; cache_resource shares one figure, which st.plotly_chart only reads.
+    return evaluation.confusion_figure(_cm, list(classes), normalized=normalized)
+
+
+def _confusion(rec, which: str, result: dict, classes: list[str]) -> None:
     st.subheader("Confusion matrix")
     shown = st.segmented_control("Show", ["counts", "share of true class"], default="counts",
                                  key="evaluate_cm_mode")
-    fig = evaluation.confusion_figure(result["cm"], classes, normalized=shown == "share of true class")
+    fig = _confusion_figure(str(state.store().root), rec.run_id, which, _mtime(rec, which),
+                            shown == "share of true class", tuple(classes), result["cm"])
     chart_key = f"evaluate_cm_{rec.run_id}"
     st.plotly_chart(fig, key=chart_key, on_select=partial(_on_cell, chart_key, rec.run_id),
                     selection_mode="points", config={"displayModeBar": False})
@@ -207,11 +216,14 @@ if reported:
 
 left, right = st.columns([3, 2])
 with left:
-    _confusion(rec, result, classes)
+    _confusion(rec, which, result, classes)
 with right:
     _tables(result)
-with st.expander("Precision, recall and F1 per class (chart)"):
-    st.plotly_chart(evaluation.per_class_figure(result["report"]), key="evaluate_per_class")
+per_class = st.expander("Precision, recall and F1 per class (chart)", key="evaluate_per_class_open",
+                        on_change="rerun")
+if per_class.open:  # built only when opened, like the galleries below
+    with per_class:
+        st.plotly_chart(evaluation.per_class_figure(result["report"]), key="evaluate_per_class")
 
 tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL], key=TABS, on_change="rerun")
 for tab, kind in zip(tabs, ("wrong", "right", "cell")):

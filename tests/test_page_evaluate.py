@@ -135,3 +135,15 @@ def test_inspecting_a_tile_shows_probabilities_and_explanations(app, run):
     assert len(bars["data"][0]["y"]) == 4
     captions = [el.proto.imgs[0].caption for el in at.get("image") if el.proto.imgs]
     assert "Saliency" in captions and any(c.startswith("Grad-CAM") for c in captions)
+
+
+def test_per_class_chart_is_built_only_when_its_expander_is_open(app, run):
+    def bar_charts(at):
+        return [c for c in (json.loads(el.proto.spec) for el in at.get("plotly_chart"))
+                if [t.get("name") for t in c["data"]] == ["precision", "recall", "f1"]]
+
+    at = open_evaluate(app)
+    assert bar_charts(at) == []
+    at = open_evaluate(app, evaluate_per_class_open=True)
+    (chart,) = bar_charts(at)
+    assert list(chart["data"][0]["x"]) == ["q0", "q1", "q2", "q3"]
