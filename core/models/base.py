@@ -22,13 +22,17 @@ class ModelInfo:
     build: Callable[[tuple, int, tuple], nn.Module]  # (image_shape (C,H,W), num_classes, custom_layers)
 
 
-def output_shape(module: nn.Module, in_shape: tuple) -> tuple:
+def output_shape(module: nn.Module, in_shape: tuple, device: str = "cpu") -> tuple:
     """Shape (without batch) that `module` gives for one input of `in_shape`.
 
-    Runs on the meta device, so it costs no memory or compute and never touches the module's
-    own weights or BatchNorm statistics.
+    Runs one zero image through a copy in eval mode, so the module's own weights and BatchNorm
+    statistics are never touched. Custom stacks pass device="meta" (no memory for absurd sizes a
+    person may type); built-in models use the CPU, because the first forward pass on meta tensors
+    imports torch._dynamo: 2-5 s and ~150 MiB for a LeNet-5.
     """
-    meta = copy.deepcopy(module).to("meta").eval()
+    if any(p.is_meta for p in module.parameters()):
+        device = "meta"  # built there (param_count): its weights cannot be copied anywhere else
+    probe = copy.deepcopy(module).to(device).eval()
     with torch.no_grad():
-        return tuple(meta(torch.empty(1, *in_shape, device="meta")).shape[1:])
+        return tuple(probe(torch.zeros(1, *in_shape, device=device)).shape[1:])
 

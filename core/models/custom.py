@@ -185,7 +185,7 @@ def _walk(layers, image_shape: tuple) -> list[tuple[LayerCheck, dict, tuple]]:
         with torch.device("meta"):
             module = _module(kind, p, shape)
         try:
-            out = output_shape(module, shape)
+            out = output_shape(module, shape, device="meta")
         except RuntimeError as exc:  # anything the checks above did not foresee
             raise SpecError(f"{where}: {str(exc).splitlines()[0]}") from None
         params = sum(t.numel() for t in module.parameters())
