@@ -24,7 +24,7 @@ pages = {
 }
 page = st.navigation(pages)
 try:
-    sidebar.render()
+    sidebar.render(poll=page.title not in ("Home", "Train"))  # these two have the live panel
     state.show_flash()
     page.run()
 finally:

@@ -6,7 +6,10 @@ so start-up costs are not counted on either side. Needs Debian's Chromium and Pl
 
     python benchmarks/dashboard_overhead.py --epochs 10 --repeats 3
 
-The config is the Train form's default (LeNet-5, SGD, the bundled MNIST sample) with --epochs.
+The config is the Train form's default (LeNet-5, SGD, the bundled MNIST sample) with --epochs,
+or a preset started with Home's "Train now", which opens the Train page with the live panel
+(`--preset fast_mnist --data-dir DIR`: full MNIST, ~17 s of training, long enough for the live
+panel's steady state to dominate).
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import ARGS, CHROMIUM, _free_port  # noqa: E402
+from tests.browser.conftest import ARGS, CHROMIUM, _free_port
 
 
 def elapsed_of_latest(ck: Path) -> float:
@@ -34,15 +37,19 @@ def elapsed_of_latest(ck: Path) -> float:
     return rec.metrics[-1]["elapsed_seconds"]
 
 
-def cli_run(epochs: int, ck: Path) -> float:
-    subprocess.run([sys.executable, "-m", "core", "--checkpoints", str(ck), "train", "--epochs", str(epochs)],
+def cli_run(args, ck: Path) -> float:
+    how = ["--preset", args.preset] if args.preset else ["--epochs", str(args.epochs)]
+    data = ["--data-dir", args.data_dir] if args.data_dir else []
+    subprocess.run([sys.executable, "-m", "core", "--checkpoints", str(ck), "train", *how, *data],
                    cwd=ROOT, check=True, capture_output=True)
     return elapsed_of_latest(ck)
 
 
-def start_server(ck: Path):
+def start_server(ck: Path, data_dir: str | None = None):
     port = _free_port()
     env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(ck)}
+    if data_dir:
+        env["CNN_STUDIO_DATA"] = data_dir
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
                              "true", "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
@@ -61,30 +68,38 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--preset", default=None, help="load this preset into the Train form instead")
+    p.add_argument("--data-dir", default=None)
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     scratch = Path(tempfile.mkdtemp())
-    cli = [cli_run(args.epochs, scratch / f"cli{i}") for i in range(args.repeats)]
+    cli = [cli_run(args, scratch / f"cli{i}") for i in range(args.repeats)]
     ui, first_page = [], []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for i in range(args.repeats):
             ck = scratch / f"ui{i}"
-            proc, url = start_server(ck)
+            proc, url = start_server(ck, args.data_dir)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 t0 = time.perf_counter()
                 page.goto(url)
                 page.get_by_text("Start in one click").wait_for(timeout=60_000)
                 first_page.append(time.perf_counter() - t0)
-                page.get_by_role("link", name="Train").click()
-                epochs = page.locator(".st-key-cfg_epochs input")
-                epochs.fill(str(args.epochs))
-                epochs.press("Enter")
-                page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-                time.sleep(1)
-                page.locator(".st-key-train_submit button").click()
+                idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+                if args.preset:  # Home's "Train now" card queues it and opens the Train page
+                    page.wait_for_selector(idle)
+                    time.sleep(1)
+                    page.locator(f".st-key-home_{args.preset} button").click()
+                else:
+                    page.get_by_role("link", name="Train").click()
+                    epochs = page.locator(".st-key-cfg_epochs input")
+                    epochs.fill(str(args.epochs))
+                    epochs.press("Enter")
+                    page.wait_for_selector(idle)
+                    time.sleep(1)
+                    page.locator(".st-key-train_submit button").click()
                 page.get_by_text(re.compile(r"Last run .* completed")).wait_for(timeout=600_000)
                 ui.append(elapsed_of_latest(ck))
                 page.close()
@@ -93,7 +108,8 @@ def main(argv=None):
                 proc.wait(10)
         browser.close()
     med_cli, med_ui = statistics.median(cli), statistics.median(ui)
-    print(f"machine: {os.cpu_count()} cores; Train-form defaults with {args.epochs} epochs; "
+    what = f"preset {args.preset}" if args.preset else f"Train-form defaults with {args.epochs} epochs"
+    print(f"machine: {os.cpu_count()} cores; {what}; "
           f"{args.repeats} runs each\n")
     print("| | median training s | runs |")
     print("|---|---:|---|")

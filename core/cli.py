@@ -44,22 +44,32 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _add_folders(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--data-dir", default=default, help="dataset folder (default: $CNN_STUDIO_DATA or ./data)")
+    parser.add_argument("--checkpoints", default=default,
+                        help="run store folder (default: $CNN_STUDIO_CHECKPOINTS or ./checkpoints)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="CNN Studio from the command line.")
-    parser.add_argument("--data-dir", help="dataset folder (default: $CNN_STUDIO_DATA or ./data)")
-    parser.add_argument("--checkpoints", help="run store folder (default: $CNN_STUDIO_CHECKPOINTS or ./checkpoints)")
+    _add_folders(parser, None)
+    # the folder options also work after the command (`train --preset fast_mnist --data-dir DIR`);
+    # SUPPRESS keeps a value given before the command when the command does not repeat it
+    folders = argparse.ArgumentParser(add_help=False)
+    _add_folders(folders, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a new run")
+    add = lambda *a, **kw: sub.add_parser(*a, parents=[folders], **kw)  # noqa: E731
+    train = add("train", help="train a new run")
     train.add_argument("--preset", help="start from a named configuration (see `presets`)")
     train.add_argument("--config", help="start from a config.json file")
     add_config_flags(train)
-    resume = sub.add_parser("resume", help="continue a stopped, interrupted or failed run")
+    resume = add("resume", help="continue a stopped, interrupted or failed run")
     resume.add_argument("run_id")
-    sub.add_parser("runs", help="table of saved runs")
-    sub.add_parser("presets", help="named configurations")
-    sub.add_parser("datasets", help="datasets and where their files are")
-    sub.add_parser("models", help="architectures")
-    download = sub.add_parser("download", help="download a torchvision dataset into the data folder")
+    add("runs", help="table of saved runs")
+    add("presets", help="named configurations")
+    add("datasets", help="datasets and where their files are")
+    add("models", help="architectures")
+    download = add("download", help="download a torchvision dataset into the data folder")
     download.add_argument("dataset")
     return parser
 

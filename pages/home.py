@@ -33,6 +33,9 @@ def preset_cards(group: str) -> None:
 
 
 preset_cards("Quick start")
+st.markdown(f"**{presets.FAST}** — the quickest way to a good model without a GPU (full datasets; the "
+            "README lists the times measured on a 2-core laptop CPU).")
+preset_cards(presets.FAST)
 st.markdown("**The lab's questions** — two runs each, queued one after the other, then compared on Runs. "
             "They use full MNIST when it is in the data folder, else the bundled sample.")
 cols = st.columns(len(presets.PAIRS))

@@ -64,3 +64,23 @@ def test_the_readme_command_trains_on_the_bundled_sample_in_a_fresh_process(tmp_
     assert {"config.json", "metrics.csv", "status.json", "weights_best.safetensors",
             "predictions_best.safetensors"} <= {p.name for p in run.iterdir()}
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("name", ["fast_mnist", "fast_fashion_mnist", "fast_cifar10"])
+def test_fast_presets_train_from_the_cli_and_metrics_show_when_the_bar_is_met(name, tmp_path, synthetic, capsys):
+    """`train --preset fast_*` is the README's time-to-accuracy command; the cumulative
+    epoch_seconds in metrics.csv is how a person reads when the target accuracy was reached."""
+    from core.runs import RunStore
+
+    ck = tmp_path / "ck"
+    # the folder options after the command, as the README writes them
+    assert main(["train", "--preset", name, "--dataset", "synthetic", "--epochs", "2", "--checkpoints", str(ck)]) == 0
+    assert "completed" in capsys.readouterr().out
+    store = RunStore(ck)
+    rec = store.list()[0]
+    assert rec.status["preset"] == name and rec.config.arch == "fast_cnn" and rec.config.schedule == "onecycle"
+    rows = store.read_metrics(rec.run_id)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[-1]["elapsed_seconds"] == pytest.approx(sum(r["epoch_seconds"] for r in rows))
+    assert main(["presets"]) == 0
+    assert name in capsys.readouterr().out

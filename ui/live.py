@@ -1,4 +1,4 @@
-"""The live job panel: a fragment that redraws about once a second while something trains.
+"""The live job panel: fragments that redraw every few seconds while something trains.
 
 It reads `JobRunner.snapshot()` (a copy made under the runner's lock); the training thread never
 touches Streamlit. When nothing is queued or running the fragment stops polling.
@@ -21,14 +21,18 @@ def _fmt_seconds(seconds) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-CHART_SECONDS = 3.0  # the chart redraws less often than the numbers: drawing it costs CPU time
-                     # that training on a laptop's few cores would otherwise get
+# Every redraw costs the browser CPU time that training on a laptop's few cores would otherwise
+# get (benchmarks/dashboard_overhead.py, fast_mnist, 17.6 s from the CLI): numbers every 1 s and
+# the chart every 3 s took 22-28 s with the Train page open; every 2 s and 5 s, 21-22 s; every
+# 2 s and 10 s, 19 s; no redraws at all, 20 s.
+STATUS_SECONDS = 2.0
+CHART_SECONDS = 5.0
 
 
 def panel(*, compact: bool = False) -> None:
     busy = state.snapshot()["busy"]
 
-    @st.fragment(run_every=1.0 if busy else None)
+    @st.fragment(run_every=STATUS_SECONDS if busy else None)
     def live():
         snap = state.snapshot()
         if busy and not snap["busy"]:

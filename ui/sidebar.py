@@ -7,13 +7,14 @@ from core import data
 from ui import state, warmup
 
 
-def render() -> None:
+def render(*, poll: bool = True) -> None:
+    """`poll=False` on pages with their own live panel: one polling view of the job is enough."""
     with st.sidebar:
         _devices()
         st.caption(f":material/folder: Data: `{data.data_dir()}`")
         st.caption(f":material/save: Runs: `{state.store().root}`")
         busy = state.snapshot()["busy"]
-        _job_status(run_every=2.0 if busy else None)
+        _job_status(run_every=2.0 if busy and poll else None)
 
 
 def _devices() -> None:

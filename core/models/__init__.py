@@ -58,8 +58,8 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
               "that learns digits.",
               8, classic.one_conv),
     ModelInfo("fast_cnn", "Fast CNN (BatchNorm)",
-              "Three 3×3 conv-BatchNorm-ReLU-pool stages (16, 32, 64 channels) and one dense layer: "
-              "reaches ~99% on MNIST in one epoch on a laptop CPU.",
+              "Three 3×3 conv-BatchNorm-ReLU-pool stages (16, 32, 64 channels) and a 128-unit dense "
+              "layer: ~99% on MNIST in one epoch, ~92% on Fashion-MNIST in nine, on a laptop CPU.",
               8, classic.fast_cnn),
     ModelInfo("resnet18_cifar", "ResNet-18 (CIFAR stem)",
               "ResNet-18 with a 3×3 stride-1 stem and no max-pool, for small images; 11 M "

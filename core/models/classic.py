@@ -90,12 +90,15 @@ def _conv_bn_relu_pool(i: int, in_ch: int, out_ch: int) -> Layers:
 
 
 def fast_cnn(image_shape: tuple, num_classes: int, _custom: tuple = ()) -> nn.Module:
-    # Three conv-BN-ReLU-pool stages of 16/32/64 channels, 1.9 M multiply-adds per 28×28 image.
-    # On a 2-core CPU (batch 128, SGD) it trains at ~3,400 images/s, and one MNIST epoch with
-    # OneCycle (max lr 0.2) reached 99.0-99.2% test accuracy in under 20 s when the machine was
-    # idle. The five-conv 32-32-64-64-128 layout trained 6× slower there.
+    # Three conv-BN-ReLU-pool stages of 16/32/64 channels, 1.9 M multiply-adds per 28×28 image,
+    # and a 128-unit hidden layer. On a 2-core CPU (batch 128, SGD) it trains at ~3,400 images/s.
+    # Measured on Fashion-MNIST (9 epochs, one seed): the hidden layer took test accuracy from
+    # 92.2% to 92.5% at no measurable cost in speed; wider stages (16/32/128, 32/64/128) trained
+    # 1.5× and 3.5× slower per image, more than they gained in a fixed time.
     channels = (image_shape[0], 16, 32, 64)
     features = [
         layer for i in range(1, 4) for layer in _conv_bn_relu_pool(i, channels[i - 1], channels[i])
     ]
-    return _with_head(image_shape, features, lambda flat: [("fc", nn.Linear(flat, num_classes))])
+    def head(flat: int) -> Layers:
+        return [("fc1", nn.Linear(flat, 128)), ("relu4", nn.ReLU()), ("fc2", nn.Linear(128, num_classes))]
+    return _with_head(image_shape, features, head)

@@ -20,14 +20,17 @@ def wait_idle(page, timeout=30_000):
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
 
 
+LIVE_POINTS_JS = """() => {
+    const plots = [...document.querySelectorAll('.js-plotly-plot')];
+    let n = 0;
+    for (const p of plots) for (const t of (p.data || [])) if (t.name === 'running loss') n = Math.max(n, t.x.length);
+    return n;
+}"""
+
+
 def live_points(page) -> int:
     """Number of points in the live chart's running-loss trace (read from Plotly's DOM data)."""
-    return page.evaluate("""() => {
-        const plots = [...document.querySelectorAll('.js-plotly-plot')];
-        let n = 0;
-        for (const p of plots) for (const t of (p.data || [])) if (t.name === 'running loss') n = Math.max(n, t.x.length);
-        return n;
-    }""")
+    return page.evaluate(LIVE_POINTS_JS)
 
 
 def test_main_journey(page, server):
@@ -41,10 +44,10 @@ def test_main_journey(page, server):
                            "p => (p.data || []).some(t => t.name === 'running loss' && t.x.length > 0))",
                            timeout=60_000)
     first = live_points(page)
-    time.sleep(3)
-    second = live_points(page)
+    assert first > 0
+    # the chart redraws every few seconds (ui/live.py CHART_SECONDS)
+    page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > {first}", timeout=30_000)
     page.screenshot(path=str(SHOTS / "02_training_live.png"), full_page=True)
-    assert second > first > 0, f"live chart did not grow: {first} → {second}"
 
     page.get_by_text(re.compile(r"Last run .* completed")).wait_for(timeout=180_000)
     page.screenshot(path=str(SHOTS / "03_training_done.png"), full_page=True)
