@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import ARGS, CHROMIUM, _free_port
+from tests.browser.conftest import ARGS, CHROMIUM, start_server, stop_server
 
 
 def elapsed_of_latest(ck: Path) -> float:
@@ -45,25 +45,6 @@ def cli_run(args, ck: Path) -> float:
     return elapsed_of_latest(ck)
 
 
-def start_server(ck: Path, data_dir: str | None = None):
-    port = _free_port()
-    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(ck)}
-    if data_dir:
-        env["CNN_STUDIO_DATA"] = data_dir
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-                             "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import urllib.request
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.25)
-    raise RuntimeError("server did not start")
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -80,7 +61,7 @@ def main(argv=None):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for i in range(args.repeats):
             ck = scratch / f"ui{i}"
-            proc, url = start_server(ck, args.data_dir)
+            proc, url = start_server(ck, args.data_dir, scratch / f"ui{i}.log")
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 t0 = time.perf_counter()
@@ -104,8 +85,7 @@ def main(argv=None):
                 ui.append(elapsed_of_latest(ck))
                 page.close()
             finally:
-                proc.terminate()
-                proc.wait(10)
+                stop_server(proc)
         browser.close()
     med_cli, med_ui = statistics.median(cli), statistics.median(ui)
     what = f"preset {args.preset}" if args.preset else f"Train-form defaults with {args.epochs} epochs"

@@ -49,7 +49,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,28 +253,13 @@ def dashboard(data_dir: str, scratch: Path, shots: Path | None) -> dict:
     from playwright.sync_api import sync_playwright
 
     from core.runs import RunStore
-    from tests.browser.conftest import ARGS, CHROMIUM, _free_port
+    from tests.browser.conftest import ARGS, CHROMIUM, start_server, stop_server
 
     ck = scratch / "dashboard-checkpoints"
-    port = _free_port()
-    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(ck), "CNN_STUDIO_DATA": str(data_dir)}
-    with open(scratch / "server.log", "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-                                 "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-                                 "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(ck, data_dir, scratch / "server.log")
     shot = (lambda page, name: page.screenshot(path=str(shots / f"{name}.png"), full_page=True)) if shots \
         else (lambda page, name: None)
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError((scratch / "server.log").read_text())
-                time.sleep(0.25)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 2000})
@@ -320,12 +304,7 @@ def dashboard(data_dir: str, scratch: Path, shots: Path | None) -> dict:
         return {"home": home, "after_train": after_train, "end": end, "run_id": rec.run_id,
                 "acc": rec.status.get("test_acc"), "children": len(_descendants(proc.pid)) - 1}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
 
 
 # ---- report -------------------------------------------------------------------------------------

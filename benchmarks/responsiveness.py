@@ -23,11 +23,9 @@ import os
 import shutil
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import ARGS, CHROMIUM, _free_port
+from tests.browser.conftest import ARGS, CHROMIUM, start_server, stop_server
 
 BAR_SECONDS = 1.0
 N_RUNS, N_EPOCHS, N_TEST = 200, 10, 10_000
@@ -139,25 +137,6 @@ def build_store(ck: Path, data_root: Path) -> str:
 
 
 # ---- the server and the browser -----------------------------------------------------------------
-
-def start_server(ck: Path, data_root: Path, log: Path):
-    port = _free_port()
-    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(ck), "CNN_STUDIO_DATA": str(data_root)}
-    with open(log, "w") as out:  # the child keeps its own copy of the file descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-                                 "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-                                 "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(log.read_text())
-            time.sleep(0.25)
-    raise RuntimeError("server did not start")
-
 
 def _nav(page, title: str):
     return page.locator('[data-testid="stSidebarNav"] a', has_text=title).first
@@ -292,8 +271,7 @@ def main(argv=None):
                 page.screenshot(path=str(scratch / "runs.png"), full_page=True)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)
     script_runs = script_seconds(ck, data_root, "pages/runs.py", args.repeats)
     script_eval = script_seconds(ck, data_root, "pages/evaluate.py", args.repeats)
 

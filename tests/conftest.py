@@ -29,6 +29,19 @@ def _fresh_streamlit_caches():
 
 
 @pytest.fixture
+def no_machine_datasets(monkeypatch, tmp_path):
+    """No test sees the machine's Debian data, $CNN_STUDIO_DATA or another test's dataset cache."""
+    from core import data
+    from core.data import sources
+
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-here")
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    data.clear_cache()
+    yield
+    data.clear_cache()
+
+
+@pytest.fixture
 def store(tmp_path):
     from core.runs import RunStore
 

@@ -23,14 +23,7 @@ from core.data import DatasetError, Split, importer, sources
 IDX_NAMES = sources.IDX_FILES
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """No test sees the machine's Debian data, $CNN_STUDIO_DATA or another test's cache."""
-    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-here")
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    data.clear_cache()
-    yield
-    data.clear_cache()
+pytestmark = pytest.mark.usefixtures("no_machine_datasets")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import torch
 
 from core import data, trainer
 from core.config import RunConfig
-from core.data import sources
 from core.runs import RunStore
 
 N_PER_BATCH, N_TEST = 12, 20  # test set larger than a training batch: its calls are told apart
@@ -26,13 +25,7 @@ N_TRAIN = 5 * N_PER_BATCH
 IMAGE_BYTES = 3 * 32 * 32
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-here")
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    data.clear_cache()
-    yield
-    data.clear_cache()
+pytestmark = pytest.mark.usefixtures("no_machine_datasets")
 
 
 @pytest.fixture

@@ -32,35 +32,51 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(checkpoints: Path, data_root, log: Path):
+    """A real `streamlit run` on a free port; returns (process, url) once it answers.
+
+    Shared by the browser tests and the benchmarks. `data_root` None leaves the data folder at
+    its default. The server's output goes to `log`; if it dies while starting, the error says why.
+    """
+    port = _free_port()
+    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(checkpoints), "PYTHONUNBUFFERED": "1"}
+    if data_root is not None:
+        env["CNN_STUDIO_DATA"] = str(data_root)
+    with open(log, "w") as out:  # the child keeps its own copy of the file descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(Path(log).read_text()) from None
+            time.sleep(0.25)
+    stop_server(proc)
+    raise RuntimeError("the Streamlit server did not answer within a minute")
+
+
+def stop_server(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
     scratch = tmp_path_factory.mktemp("app")
-    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(scratch / "checkpoints"),
-           "CNN_STUDIO_DATA": str(scratch / "data"), "PYTHONUNBUFFERED": "1"}
-    log = open(scratch / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(scratch / "checkpoints", scratch / "data", scratch / "server.log")
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError((scratch / "server.log").read_text())
-                time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc)
         shutil.copy(scratch / "server.log", SHOTS / "server.log") if SHOTS.exists() else None
 
 
