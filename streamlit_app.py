@@ -1,7 +1,7 @@
 """CNN Studio: the router. Page config, navigation over pages/, the shared sidebar."""
 import streamlit as st
 
-from ui import sidebar, state, warmup
+from ui import live, sidebar, state, warmup
 
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 state.init()
@@ -25,6 +25,7 @@ pages = {
 page = st.navigation(pages)
 try:
     sidebar.render(poll=page.title not in ("Home", "Train"))  # these two have the live panel
+    live.hold_still()
     state.show_flash()
     page.run()
 finally:

@@ -50,6 +50,11 @@ class LiveRun:
     message: str = ""
     best_epoch: int = 0
     best_val_acc: float = 0.0
+    device: str = "cpu"               # where it trains: cpu | cuda | mps
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.device == "cpu"
 
     @property
     def progress(self) -> float:
@@ -105,6 +110,13 @@ class _Publisher(Callback):
     def on_fit_end(self, result, state):
         with self.runner.lock:
             self.live.phase = "evaluating" if result.epochs_done else "finished"
+
+
+def _device_type(name: str) -> str:
+    try:
+        return trainer.resolve_device(name).type
+    except trainer.DeviceError:
+        return "cpu"  # the run will fail at once with the reason; nothing trains anywhere
 
 
 class JobRunner:
@@ -200,7 +212,8 @@ class JobRunner:
                     self._wake.wait()
                 job = self._queue.popleft()
                 cfg = self.store.read_config(job.run_id)
-                live = LiveRun(job.run_id, job.name, cfg.to_dict(), epochs=cfg.epochs)
+                live = LiveRun(job.run_id, job.name, cfg.to_dict(), epochs=cfg.epochs,
+                               device=_device_type(cfg.device))
                 self._live, self._stop_event = live, threading.Event()
             try:
                 result = trainer.run(self.store, job.run_id, resume=job.resume, data_dir=self.data_dir,

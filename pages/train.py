@@ -1,16 +1,36 @@
-"""Train: configure a run (presets, every field, LR preview and finder), start it, watch it live."""
+"""Train: the current run live at the top; below it, configure a run (presets, every field, LR preview
+and finder) and start it.
+
+While something trains the form is tucked behind a toggle: the page is then mostly the live panel,
+and redrawing a form nobody is editing would cost the browser CPU that training needs.
+"""
 import streamlit as st
 
 from core import data
-from core.config import RunConfig
+from core.config import ConfigError, RunConfig
 from core.optim import lr_preview
+from core.runs import RunError
 from ui import config_form, live, presets_ui, state
 from ui.train_figures import lr_finder_figure, lr_preview_figure
 
+NEXT_RUN = "train_next_run"  # the "set up another run" toggle shown while one trains
+
 state.init()
 st.title("Train")
+state.show_flash()  # the router shows it first; under AppTest pages run without the router
+
+live.panel()
 
 prefill = st.session_state.get(state.TRAIN_PREFILL)
+busy = state.snapshot()["busy"]
+if busy:
+    if prefill:
+        st.session_state[NEXT_RUN] = True  # a preset or clone sent here: show it in the form
+    if not st.toggle("Set up another run while this one trains", key=NEXT_RUN,
+                     help="Runs wait in the queue and start one after the other."):
+        st.stop()
+
+st.subheader("New run")
 if prefill:
     try:
         config_form.load_into_form(RunConfig.from_dict(prefill, strict=False))
@@ -37,6 +57,22 @@ def steps_per_epoch(c: RunConfig) -> tuple[int, str]:
     if n is None:
         return 100, "dataset not loaded: 100 steps per epoch assumed"
     return max(1, -(-int(n * (1 - c.val_split)) // c.batch_size)), ""
+
+
+def submit() -> None:
+    """The Train button's callback: it runs before the page does, so the page that follows
+    already shows the new run in the live panel."""
+    c, errors = config_form.to_config(config_form.current_values())
+    if errors:
+        state.flash("error", "Fix these before training:\n" + "\n".join(f"- {p}" for p in errors))
+        return
+    queued = state.snapshot()["busy"]
+    try:
+        run_id = state.runner().submit(c)
+    except (ConfigError, RunError, OSError) as exc:
+        state.flash("error", f"The run could not be started: {exc}")
+        return
+    state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
 
 
 if problems:
@@ -68,11 +104,6 @@ status = data.status(cfg.dataset) if cfg else None
 if status is not None and not status.ready:
     st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
     st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
-busy = state.snapshot()["busy"]
-if st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
-             key="train_submit", disabled=bool(problems) or (status is not None and not status.ready)):
-    run_id = state.runner().submit(cfg)
-    st.success(f"Run `{run_id}` {'queued' if busy else 'started'}.")
-
-st.subheader("Live")
-live.panel()
+st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
+          key="train_submit", on_click=submit,
+          disabled=bool(problems) or (status is not None and not status.ready))

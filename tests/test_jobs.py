@@ -88,3 +88,13 @@ def test_resume_of_a_stopped_run_through_the_runner(runner, store):
     runner.stop()
     assert runner.wait_idle(30)
     assert store.read_config(run_id) == store_cfg
+
+
+def test_the_live_run_says_which_device_it_trains_on(runner):
+    """The live panel refreshes less often when training shares the CPU with the browser."""
+    runner.submit(cfg(epochs=30, device="cpu"))
+    assert wait_for(lambda: runner.snapshot()["live"] is not None)
+    live = runner.snapshot()["live"]
+    assert live.device == "cpu" and live.on_cpu
+    runner.stop()
+    assert runner.wait_idle(60)

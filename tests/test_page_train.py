@@ -77,3 +77,61 @@ def test_clone_prefill_from_another_page_lands_in_the_form(app):
     assert app.selectbox(key="cfg_arch").value == "one_conv"
     assert app.selectbox(key="cfg_optimizer").value == "adam"
     assert app.number_input(key="cfg_lr").value == pytest.approx(0.003)
+
+
+def _long_cpu_run() -> str:
+    """A synthetic run long enough to stay live for the whole test (stopped by the app fixture)."""
+    from tests.test_engine import cfg
+
+    import time
+
+    run_id = state.runner().submit(cfg(epochs=500, device="cpu"))
+    end = time.time() + 30
+    while state.snapshot()["live"] is None and time.time() < end:
+        time.sleep(0.02)
+    assert state.snapshot()["live"].run_id == run_id
+    return run_id
+
+
+def test_while_a_run_trains_the_train_page_is_its_live_panel_and_the_form_waits(app, synthetic):
+    run_id = _long_cpu_run()
+    app.switch_page(state.TRAIN).run()
+    assert not app.exception
+    assert any(run_id in m.value for m in app.markdown), "the live run heads the page"
+    assert "cfg_lr" not in [w.key for w in app.number_input], "the form is not drawn while a run trains"
+    # on the CPU the panel defaults to light refreshes
+    assert app.get("button_group")[0].value == "light"
+    app.toggle(key="train_next_run").set_value(True).run()
+    assert app.number_input(key="cfg_lr").value > 0
+    assert app.button(key="train_submit").proto.label == "Add to queue"
+    app.button(key="train_submit").click().run()
+    assert any("queued" in s.value for s in app.success)
+    assert len(state.snapshot()["queue"]) == 1
+
+
+def test_a_preset_sent_to_the_train_page_while_a_run_trains_opens_the_form(app, synthetic):
+    _long_cpu_run()
+    app.session_state[state.TRAIN_PREFILL] = {"arch": "one_conv", "optimizer": "adam", "lr": 0.003}
+    app.switch_page(state.TRAIN).run()
+    assert app.toggle(key="train_next_run").value is True
+    assert app.selectbox(key="cfg_arch").value == "one_conv"
+
+
+def test_animations_are_switched_off_only_while_a_run_trains_on_the_cpu(app, synthetic):
+    """`app` is only here to stop the run if an assertion fails first."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    def still_css_shown() -> bool:
+        # a fresh AppTest each time: only an AppTest's first run goes through the router
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception
+        return any("animation: none" in el.proto.body for el in at.get("html"))
+
+    assert not still_css_shown()
+    _long_cpu_run()
+    assert still_css_shown()
+    state.runner().stop()
+    assert state.runner().wait_idle(60)
+    assert not still_css_shown()

@@ -59,7 +59,8 @@ def ensure_defaults() -> None:
             st.session_state[key(name)] = value
 
 
-def _remember() -> dict:
+def current_values() -> dict:
+    """The form's values as the widgets hold them now (also inside a widget callback)."""
     saved = st.session_state[VALUES]
     for f in fields(RunConfig):
         if key(f.name) in st.session_state:
@@ -142,7 +143,7 @@ def render() -> dict:
         _widget("threads", min_value=0, max_value=256, label="CPU threads (0 = auto)")
         _widget("mixed_precision", label="Mixed precision on CUDA")
         _widget("name", label="Run name (optional)")
-    return _remember()
+    return current_values()
 
 
 def to_config(values: dict) -> tuple[RunConfig | None, list[str]]:

@@ -12,6 +12,43 @@ import streamlit as st
 from ui import state
 from ui.train_figures import live_figure
 
+# While a run trains on the CPU, the browser drawing this panel competes with PyTorch for the same
+# cores, and a second of browser CPU costs training about a second (both compute threads wait
+# whenever one is descheduled). Measured in headless Chromium on a 2-core CPU
+# (benchmarks/dashboard_overhead.py): a redraw of the three-panel Plotly chart whose data changed
+# costs ~0.4 s of browser CPU whatever its number of points (its first draw ~0.8 s), a refresh of
+# the numbers ~0.1 s, and Streamlit's animations (skeleton shimmer, the running indicator, fades)
+# burn CPU for as long as they play.
+REFRESH = {  # mode: (numbers every s, chart every s)
+    "light": (5.0, 30.0),
+    "smooth": (1.5, 5.0),
+}
+REFRESH_TITLES = {"light": "Light", "smooth": "Smooth"}
+REFRESH_HELP = ("How often the live panel redraws. On the CPU every redraw takes time from training: "
+                "**Light** (numbers every 5 s, curves every 30 s) kept the slowdown within a few percent "
+                "on a 2-core laptop CPU, **Smooth** (1.5 s / 5 s) cost about 20%. On a GPU, Smooth is "
+                "the default.")
+REFRESH_CHOICE = "live_refresh"            # session key: the mode this person chose, if any
+STILL_CSS = "<style>*, *::before, *::after { animation: none !important; transition: none !important; }</style>"
+
+
+def refresh_mode(live_run) -> str:
+    chosen = st.session_state.get(REFRESH_CHOICE)
+    if chosen in REFRESH:
+        return chosen
+    return "light" if live_run is None or live_run.on_cpu else "smooth"
+
+
+def cadence(live_run) -> tuple[float, float]:
+    """(numbers, chart) refresh seconds for this session and this run."""
+    return REFRESH[refresh_mode(live_run)]
+
+
+def hold_still() -> None:
+    """Switch off the app's animations while a run trains on the CPU (called by the router)."""
+    live_run = state.snapshot()["live"]
+    if live_run is not None and live_run.on_cpu:
+        st.html(STILL_CSS)
 
 
 def _fmt_seconds(seconds) -> str:
@@ -21,63 +58,83 @@ def _fmt_seconds(seconds) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-# Every redraw costs the browser CPU time that training on a laptop's few cores would otherwise
-# get (benchmarks/dashboard_overhead.py, fast_mnist, 17.6 s from the CLI): numbers every 1 s and
-# the chart every 3 s took 22-28 s with the Train page open; every 2 s and 5 s, 21-22 s; every
-# 2 s and 10 s, 19 s; no redraws at all, 20 s.
-STATUS_SECONDS = 2.0
-CHART_SECONDS = 5.0
-
-
 def panel(*, compact: bool = False) -> None:
-    busy = state.snapshot()["busy"]
+    snap = state.snapshot()
+    busy, shown = snap["busy"], snap["live"]
+    numbers_s, chart_s = cadence(shown)
+    if shown is not None:
+        _header(shown)  # drawn once per page run, not on every tick
 
-    @st.fragment(run_every=STATUS_SECONDS if busy else None)
-    def live():
+    @st.fragment(run_every=numbers_s if busy else None)
+    def numbers():
         snap = state.snapshot()
-        if busy and not snap["busy"]:
-            st.rerun()  # the job ended: redraw the page once (final metrics), then stop polling
-        if snap["live"] is not None:
-            _running(snap["live"])
+        now = snap["live"]
+        if (busy and not snap["busy"]) or (now is not None and (shown is None or now.run_id != shown.run_id)):
+            st.rerun()  # the job ended or the next one started: redraw the page once
+        if now is not None:
+            _progress(now)
         if snap["queue"]:
             _queue(snap["queue"], compact)
         if not snap["busy"]:
             _last_finished(snap["finished"], compact)
 
-    @st.fragment(run_every=CHART_SECONDS if busy else None)
+    # The chart has a fragment of its own so that a tick of the numbers does not send it again.
+    @st.fragment(run_every=chart_s if busy else None)
     def chart():
-        live_run = state.snapshot()["live"]
-        if live_run is not None and live_run.phase != "loading":
-            st.plotly_chart(live_figure(live_run.steps, live_run.epoch_rows, live_run.best_epoch), key="live_chart")
+        now = state.snapshot()["live"]
+        if now is not None:
+            _chart(now, chart_s)
 
-    live()
-    if not compact and busy:
+    numbers()
+    if busy and not compact:
         chart()
+        _refresh_picker(shown)
 
 
-def _running(live) -> None:
-    with st.container(border=True):
-        head, stop = st.columns([5, 1])
-        head.markdown(f"**Training:** {live.name}  \n`{live.run_id}` · {live.config['arch']} on "
-                      f"{live.config['dataset']} · {live.config['optimizer']} lr {live.config['lr']:g}")
-        if stop.button("Stop", key="live_stop", icon=":material/stop_circle:", type="secondary",
-                       help="Ends within one batch; completed epochs and the last checkpoint are kept."):
-            state.runner().stop()
-            st.toast("Stopping after the current batch…")
-        if live.phase == "loading":
-            st.progress(0.0, text="Loading data and building the model…")
-            return
-        batch_text = f"batch {live.batch}/{live.batches}" if live.batches else ""
-        st.progress(live.progress, text=f"Epoch {max(live.epoch, 1)}/{live.epochs} · {batch_text}"
-                    + (" · final evaluation…" if live.phase == "evaluating" else ""))
-        m = st.columns(4)
-        m[0].metric("Images/s", f"{live.images_per_sec:,.0f}")
-        m[1].metric("ETA", _fmt_seconds(live.eta_seconds))
-        running = live.steps[-1][3] if live.steps else None
-        m[2].metric("Running loss", f"{running:.4f}" if running is not None else "–")
-        last = live.epoch_rows[-1] if live.epoch_rows else None
-        m[3].metric("Validation acc.", f"{last['val_acc']:.2%}" if last else "–",
-                    help=f"best {live.best_val_acc:.2%} at epoch {live.best_epoch}" if live.best_epoch else None)
+def _header(live) -> None:
+    head, stop = st.columns([5, 1], vertical_alignment="center")
+    head.markdown(f"**Training:** {live.name}  \n`{live.run_id}` · {live.config['arch']} on "
+                  f"{live.config['dataset']} · {live.config['optimizer']} lr {live.config['lr']:g} · {live.device}")
+    if stop.button("Stop", key="live_stop", icon=":material/stop_circle:", type="secondary",
+                   help="Ends within one batch; completed epochs and the last checkpoint are kept."):
+        state.runner().stop()
+        st.toast("Stopping after the current batch…")
+
+
+def _progress(live) -> None:
+    if live.phase == "loading":
+        st.progress(0.0, text="Loading data and building the model…")
+        return
+    batch_text = f"batch {live.batch}/{live.batches}" if live.batches else ""
+    st.progress(live.progress, text=f"Epoch {max(live.epoch, 1)}/{live.epochs} · {batch_text}"
+                + (" · final evaluation…" if live.phase == "evaluating" else ""))
+    m = st.columns(4)
+    m[0].metric("Images/s", f"{live.images_per_sec:,.0f}")
+    m[1].metric("ETA", _fmt_seconds(live.eta_seconds))
+    running = live.steps[-1][3] if live.steps else None
+    m[2].metric("Running loss", f"{running:.4f}" if running is not None else "–")
+    last = live.epoch_rows[-1] if live.epoch_rows else None
+    m[3].metric("Validation acc.", f"{last['val_acc']:.2%}" if last else "–",
+                help=f"best {live.best_val_acc:.2%} at epoch {live.best_epoch}" if live.best_epoch else None)
+
+
+def _chart(live, every: float) -> None:
+    if not live.steps:
+        # empty axes while the data loads: the browser builds the chart before the training clock
+        # starts (a first draw costs about twice a redraw), and the page does not jump later
+        st.plotly_chart(live_figure([], [], 0), key="live_chart")
+        st.caption(f"The loss, accuracy and learning-rate curves fill in here every {every:g} s.")
+        return
+    st.plotly_chart(live_figure(live.steps, live.epoch_rows, live.best_epoch), key="live_chart")
+
+
+def _refresh_picker(live_run) -> None:
+    def remember():
+        st.session_state[REFRESH_CHOICE] = st.session_state["live_refresh_picker"]
+
+    st.session_state["live_refresh_picker"] = refresh_mode(live_run)
+    st.segmented_control("Live updates", list(REFRESH), format_func=REFRESH_TITLES.get,
+                         key="live_refresh_picker", on_change=remember, help=REFRESH_HELP)
 
 
 def _queue(queue, compact: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import data
-from ui import state, warmup
+from ui import live as live_panel, state, warmup
 
 
 def render(*, poll: bool = True) -> None:
@@ -13,8 +13,9 @@ def render(*, poll: bool = True) -> None:
         _devices()
         st.caption(f":material/folder: Data: `{data.data_dir()}`")
         st.caption(f":material/save: Runs: `{state.store().root}`")
-        busy = state.snapshot()["busy"]
-        _job_status(run_every=2.0 if busy and poll else None)
+        snap = state.snapshot()
+        _job_status(run_every=live_panel.cadence(snap["live"])[0] if snap["busy"] and poll else None,
+                    poll=poll)
 
 
 def _devices() -> None:
@@ -36,7 +37,7 @@ def _devices() -> None:
     pending()
 
 
-def _job_status(run_every):
+def _job_status(run_every, poll: bool):
     @st.fragment(run_every=run_every)
     def job_status():
         snap = state.snapshot()
@@ -48,6 +49,9 @@ def _job_status(run_every):
             return
         if live is not None:
             st.markdown(f"**Training** {live.name}")
+            if not poll:  # this page's own live panel shows the progress; a frozen copy would mislead
+                st.caption("Progress is in the live panel on this page.")
+                return
             st.progress(live.progress, text=f"epoch {max(live.epoch, 1)}/{live.epochs} · "
                         f"{live.images_per_sec:,.0f} img/s")
         if queue:
