@@ -10,7 +10,6 @@ import time
 import streamlit as st
 
 from ui import state
-from ui.train_figures import live_figure
 
 # While a run trains on the CPU, the browser drawing this panel competes with PyTorch for the same
 # cores, and a second of browser CPU costs training about a second (both compute threads wait
@@ -25,8 +24,8 @@ REFRESH = {  # mode: (numbers every s, chart every s)
 }
 REFRESH_TITLES = {"light": "Light", "smooth": "Smooth"}
 REFRESH_HELP = ("How often the live panel redraws. On the CPU every redraw takes time from training: "
-                "**Light** (numbers every 5 s, curves every 30 s) kept the slowdown within a few percent "
-                "on a 2-core laptop CPU, **Smooth** (1.5 s / 5 s) cost about 20%. On a GPU, Smooth is "
+                "**Light** (numbers every 5 s, curves every 30 s) kept the slowdown within 3% on a 2-core "
+                "CPU, **Smooth** (1.5 s / 5 s) made the same run a third slower. On a GPU, Smooth is "
                 "the default.")
 REFRESH_CHOICE = "live_refresh"            # session key: the mode this person chose, if any
 STILL_CSS = "<style>*, *::before, *::after { animation: none !important; transition: none !important; }</style>"
@@ -119,6 +118,8 @@ def _progress(live) -> None:
 
 
 def _chart(live, every: float) -> None:
+    from ui.train_figures import live_figure  # Plotly: not needed for a first page with no runs
+
     if not live.steps:
         # empty axes while the data loads: the browser builds the chart before the training clock
         # starts (a first draw costs about twice a redraw), and the page does not jump later
@@ -161,6 +162,8 @@ def _last_finished(finished, compact: bool) -> None:
     kind(f"Last run **{done.name}** {done.status}: {done.message}.{detail}")
     if last:
         if not compact:
+            from ui.train_figures import live_figure
+
             st.plotly_chart(live_figure(done.steps, done.epoch_rows, done.best_epoch), key="done_chart")
         if st.button("Evaluate this run", key=f"eval_{done.run_id}", icon=":material/fact_check:"):
             st.session_state[state.SELECTED_RUN] = done.run_id
