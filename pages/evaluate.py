@@ -16,6 +16,8 @@ from ui.images import to_pil
 
 TABS, CELL = "evaluate_tabs", "evaluate_cell"
 TAB_WRONG, TAB_RIGHT, TAB_CELL = "Misclassified", "Correct", "Confusion cell"
+GALLERIES_OF = "evaluate_galleries_of"  # (run id, weights) the galleries' widget state belongs to
+GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_")
 ORDERS = {"highest loss first": ("loss", True), "most confident first": ("confidence", True),
           "least confident first": ("confidence", False)}
 
@@ -189,9 +191,20 @@ def _caption(preds, classes, i: int) -> str:
     return f"**{classes[true]}** → :{color}[**{classes[pred]}**] · {preds['probs'][i, pred]:.0%}"
 
 
+def _start_galleries_afresh_for(run_id: str, which: str) -> None:
+    """Gallery filters, page numbers and the inspected tile belong to one run's predictions: another
+    run may have other classes, and tile #17 would be another image."""
+    shown = (run_id, which)
+    if st.session_state.get(GALLERIES_OF) not in (None, shown):
+        for k in [k for k in st.session_state if k.startswith(GALLERY_KEYS)]:
+            del st.session_state[k]
+    st.session_state[GALLERIES_OF] = shown
+
+
 # ---- page ----------------------------------------------------------------------------------------
 
 rec, which = runpicker.pick_run_and_weights("evaluate", where="the Evaluate page", needs_predictions=True)
+_start_galleries_afresh_for(rec.run_id, which)
 preds = runpicker.load_predictions(rec, which)
 meta = _meta(rec)
 classes = meta["classes"]

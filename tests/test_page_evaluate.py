@@ -147,3 +147,18 @@ def test_per_class_chart_is_built_only_when_its_expander_is_open(app, run):
     at = open_evaluate(app, evaluate_per_class_open=True)
     (chart,) = bar_charts(at)
     assert list(chart["data"][0]["x"]) == ["q0", "q1", "q2", "q3"]
+
+
+def test_gallery_filters_and_pages_start_afresh_for_another_run(app, run, store, synthetic):
+    first, _, _ = run
+    second, result = trainer.new_run(store, RunConfig(dataset="synthetic", arch="lenet5", epochs=1, batch_size=32,
+                                                      seed=7))
+    assert result.status == "completed", result.message
+    at = open_evaluate(app, **{state.SELECTED_RUN: first}, evaluate_tabs="Correct")
+    at.number_input(key="evaluate_right_page").set_value(2).run()
+    at.selectbox(key="evaluate_right_order").set_value("highest loss first").run()
+    assert at.number_input(key="evaluate_right_page").value == 2
+    at.selectbox(key="evaluate_run").set_value(second).run()
+    assert not at.exception
+    assert at.number_input(key="evaluate_right_page").value == 1, "the other run's page was kept"
+    assert at.selectbox(key="evaluate_right_order").value == "least confident first"
