@@ -79,16 +79,22 @@ def test_clone_prefill_from_another_page_lands_in_the_form(app):
     assert app.number_input(key="cfg_lr").value == pytest.approx(0.003)
 
 
+def _wait_for(value, timeout=30):
+    import time
+
+    end = time.time() + timeout
+    while not (got := value()) and time.time() < end:
+        time.sleep(0.02)
+    assert got, "timed out"
+    return got
+
+
 def _long_cpu_run() -> str:
     """A synthetic run long enough to stay live for the whole test (stopped by the app fixture)."""
     from tests.test_engine import cfg
 
-    import time
-
     run_id = state.runner().submit(cfg(epochs=500, device="cpu"))
-    end = time.time() + 30
-    while state.snapshot()["live"] is None and time.time() < end:
-        time.sleep(0.02)
+    _wait_for(lambda: state.snapshot()["live"])
     assert state.snapshot()["live"].run_id == run_id
     return run_id
 
@@ -99,8 +105,12 @@ def test_while_a_run_trains_the_train_page_is_its_live_panel_and_the_form_waits(
     assert not app.exception
     assert any(run_id in m.value for m in app.markdown), "the live run heads the page"
     assert "cfg_lr" not in [w.key for w in app.number_input], "the form is not drawn while a run trains"
-    # on the CPU the panel defaults to light refreshes
+    # on the CPU the panel defaults to light refreshes, with a button for the curves as they are now
     assert app.get("button_group")[0].value == "light"
+    _wait_for(lambda: state.snapshot()["live"].steps)
+    app.button(key="live_chart_now").click().run()
+    chart = next(f for f in plotly_figures(app) if any(t.get("name") == "running loss" for t in f["data"]))
+    assert len(next(t for t in chart["data"] if t["name"] == "running loss")["x"]) > 0
     app.toggle(key="train_next_run").set_value(True).run()
     assert app.number_input(key="cfg_lr").value > 0
     assert app.button(key="train_submit").proto.label == "Add to queue"

@@ -120,13 +120,17 @@ def _progress(live) -> None:
 def _chart(live, every: float) -> None:
     from ui.train_figures import live_figure  # Plotly: not needed for a first page with no runs
 
-    if not live.steps:
+    if live.steps:
+        st.plotly_chart(live_figure(live.steps, live.epoch_rows, live.best_epoch), key="live_chart")
+    else:
         # empty axes while the data loads: the browser builds the chart before the training clock
         # starts (a first draw costs about twice a redraw), and the page does not jump later
         st.plotly_chart(live_figure([], [], 0), key="live_chart")
         st.caption(f"The loss, accuracy and learning-rate curves fill in here every {every:g} s.")
-        return
-    st.plotly_chart(live_figure(live.steps, live.epoch_rows, live.best_epoch), key="live_chart")
+    if every > 10:
+        # a click reruns only this fragment: the curves as they are now, without faster refreshes
+        st.button("Redraw the curves now", key="live_chart_now", icon=":material/refresh:",
+                  help=f"The curves redraw by themselves every {every:g} s.")
 
 
 def _refresh_picker(live_run) -> None:
