@@ -63,6 +63,9 @@ def test_main_journey(page, server):
     page.screenshot(path=str(SHOTS / "02_training_live.png"), full_page=True)
 
     page.get_by_text(re.compile(r"Last run .* completed")).wait_for(timeout=180_000)
+    wait_idle(page)
+    # the form, folded away while the run trained, still holds what was typed into it
+    assert page.locator(".st-key-cfg_epochs input").input_value() == "10"
     page.screenshot(path=str(SHOTS / "03_training_done.png"), full_page=True)
 
     page.get_by_role("link", name="Runs").click()
