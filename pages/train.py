@@ -1,8 +1,8 @@
 """Train: the current run live at the top; below it, configure a run (presets, every field, LR preview
 and finder) and start it.
 
-While something trains the form waits in a collapsed expander: the page is then mostly the live
-panel, and a form nobody is editing costs the browser nothing there.
+While something trains the form is tucked behind a toggle: the page is then mostly the live panel,
+and redrawing a form nobody is editing would cost the browser CPU that training needs.
 """
 import streamlit as st
 
@@ -12,6 +12,37 @@ from core.optim import lr_preview
 from core.runs import RunError
 from ui import config_form, live, presets_ui, state
 from ui.train_figures import lr_finder_figure, lr_preview_figure
+
+NEXT_RUN = "train_next_run"  # the "set up another run" toggle shown while one trains
+
+state.init()
+st.title("Train")
+state.show_flash()  # the router shows it first; under AppTest pages run without the router
+
+live.panel()
+
+prefill = st.session_state.get(state.TRAIN_PREFILL)
+busy = state.snapshot()["busy"]
+if busy:
+    if prefill:
+        st.session_state[NEXT_RUN] = True  # a preset or clone sent here: show it in the form
+    if not st.toggle("Set up another run while this one trains", key=NEXT_RUN,
+                     help="Runs wait in the queue and start one after the other."):
+        config_form.mark_hidden()
+        st.stop()
+
+st.subheader("New run")
+if prefill:
+    try:
+        config_form.load_into_form(RunConfig.from_dict(prefill, strict=False))
+    except ValueError as exc:
+        st.error(f"Could not load that configuration into the form: {exc}")
+    st.session_state[state.TRAIN_PREFILL] = None
+
+presets_ui.picker(key="train_preset")
+
+values = config_form.render()
+cfg, problems = config_form.to_config(values)
 
 
 @st.cache_data(show_spinner=False)
@@ -45,7 +76,9 @@ def submit() -> None:
     state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
 
 
-def lr_tools(cfg: RunConfig) -> None:
+if problems:
+    st.error("Fix these before training:\n" + "\n".join(f"- {p}" for p in problems))
+else:
     spe, note = steps_per_epoch(cfg)
     left, right = st.columns(2)
     with left:
@@ -68,44 +101,10 @@ def lr_tools(cfg: RunConfig) -> None:
                     st.session_state.pop(config_form.key("lr"), None)
                     st.rerun()
 
-
-def new_run_form(prefill, busy: bool) -> None:
-    if prefill:
-        try:
-            config_form.load_into_form(RunConfig.from_dict(prefill, strict=False))
-        except ValueError as exc:
-            st.error(f"Could not load that configuration into the form: {exc}")
-        st.session_state[state.TRAIN_PREFILL] = None
-    presets_ui.picker(key="train_preset")
-    cfg, problems = config_form.to_config(config_form.render())
-    if problems:
-        st.error("Fix these before training:\n" + "\n".join(f"- {p}" for p in problems))
-    else:
-        lr_tools(cfg)
-    status = data.status(cfg.dataset) if cfg else None
-    if status is not None and not status.ready:
-        st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
-        st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
-    st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
-              key="train_submit", on_click=submit,
-              disabled=bool(problems) or (status is not None and not status.ready))
-
-
-state.init()
-st.title("Train")
-state.show_flash()  # the router shows it first; under AppTest pages run without the router
-
-live.panel()
-
-prefill = st.session_state.get(state.TRAIN_PREFILL)
-busy = state.snapshot()["busy"]
-if busy:
-    # Collapsed, not left out: widgets that vanish from a page and come back show their minimum
-    # values in the browser (Streamlit 1.67) while the server keeps the real ones.
-    box = st.expander("Set up another run while this one trains (it waits in the queue)",
-                      expanded=bool(prefill), icon=":material/add:")
-else:
-    box = st.container()
-    box.subheader("New run")
-with box:
-    new_run_form(prefill, busy)
+status = data.status(cfg.dataset) if cfg else None
+if status is not None and not status.ready:
+    st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
+    st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
+st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
+          key="train_submit", on_click=submit,
+          disabled=bool(problems) or (status is not None and not status.ready))

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from core.config import RunConfig
 from ui import state
 
 
@@ -99,20 +100,20 @@ def _long_cpu_run() -> str:
     return run_id
 
 
-def test_while_a_run_trains_the_train_page_is_its_live_panel_and_the_form_waits_folded(app, synthetic):
+def test_while_a_run_trains_the_train_page_is_its_live_panel_and_the_form_waits(app, synthetic):
     run_id = _long_cpu_run()
     app.switch_page(state.TRAIN).run()
     assert not app.exception
     assert any(run_id in m.value for m in app.markdown), "the live run heads the page"
-    form = next(e for e in app.expander if e.label.startswith("Set up another run"))
-    assert form.proto.expanded is False, "the form waits folded away while a run trains"
+    assert "cfg_lr" not in [w.key for w in app.number_input], "the form is not drawn while a run trains"
     # on the CPU the panel defaults to light refreshes, with a button for the curves as they are now
     assert app.get("button_group")[0].value == "light"
     _wait_for(lambda: state.snapshot()["live"].steps)
     app.button(key="live_chart_now").click().run()
     chart = next(f for f in plotly_figures(app) if any(t.get("name") == "running loss" for t in f["data"]))
     assert len(next(t for t in chart["data"] if t["name"] == "running loss")["x"]) > 0
-    assert app.number_input(key="cfg_lr").value > 0
+    app.toggle(key="train_next_run").set_value(True).run()
+    assert app.number_input(key="cfg_lr").value == pytest.approx(RunConfig().lr)
     assert app.button(key="train_submit").proto.label == "Add to queue"
     app.button(key="train_submit").click().run()
     assert any("queued" in s.value for s in app.success)
@@ -123,8 +124,7 @@ def test_a_preset_sent_to_the_train_page_while_a_run_trains_opens_the_form(app, 
     _long_cpu_run()
     app.session_state[state.TRAIN_PREFILL] = {"arch": "one_conv", "optimizer": "adam", "lr": 0.003}
     app.switch_page(state.TRAIN).run()
-    form = next(e for e in app.expander if e.label.startswith("Set up another run"))
-    assert form.proto.expanded is True
+    assert app.toggle(key="train_next_run").value is True
     assert app.selectbox(key="cfg_arch").value == "one_conv"
 
 
