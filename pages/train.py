@@ -60,12 +60,16 @@ def steps_per_epoch(c: RunConfig) -> tuple[int, str]:
     return max(1, -(-int(n * (1 - c.val_split)) // c.batch_size)), ""
 
 
+def fix_these(problems: list[str]) -> str:
+    return "Fix these before training:\n" + "\n".join(f"- {p}" for p in problems)
+
+
 def submit() -> None:
     """The Train button's callback: it runs before the page does, so the page that follows
     already shows the new run in the live panel."""
     c, errors = config_form.to_config(config_form.current_values())
     if errors:
-        state.flash("error", "Fix these before training:\n" + "\n".join(f"- {p}" for p in errors))
+        state.flash("error", fix_these(errors))
         return
     queued = state.snapshot()["busy"]
     try:
@@ -77,7 +81,7 @@ def submit() -> None:
 
 
 if problems:
-    st.error("Fix these before training:\n" + "\n".join(f"- {p}" for p in problems))
+    st.error(fix_these(problems))
 else:
     spe, note = steps_per_epoch(cfg)
     left, right = st.columns(2)

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from core.config import RunConfig
+from tests.test_jobs import wait_for
 from ui import state
 
 
@@ -80,22 +81,12 @@ def test_clone_prefill_from_another_page_lands_in_the_form(app):
     assert app.number_input(key="cfg_lr").value == pytest.approx(0.003)
 
 
-def _wait_for(value, timeout=30):
-    import time
-
-    end = time.time() + timeout
-    while not (got := value()) and time.time() < end:
-        time.sleep(0.02)
-    assert got, "timed out"
-    return got
-
-
 def _long_cpu_run() -> str:
     """A synthetic run long enough to stay live for the whole test (stopped by the app fixture)."""
     from tests.test_engine import cfg
 
     run_id = state.runner().submit(cfg(epochs=500, device="cpu"))
-    _wait_for(lambda: state.snapshot()["live"])
+    assert wait_for(lambda: state.snapshot()["live"])
     assert state.snapshot()["live"].run_id == run_id
     return run_id
 
@@ -108,7 +99,7 @@ def test_while_a_run_trains_the_train_page_is_its_live_panel_and_the_form_waits(
     assert "cfg_lr" not in [w.key for w in app.number_input], "the form is not drawn while a run trains"
     # on the CPU the panel defaults to light refreshes, with a button for the curves as they are now
     assert app.get("button_group")[0].value == "light"
-    _wait_for(lambda: state.snapshot()["live"].steps)
+    assert wait_for(lambda: state.snapshot()["live"].steps)
     app.button(key="live_chart_now").click().run()
     chart = next(f for f in plotly_figures(app) if any(t.get("name") == "running loss" for t in f["data"]))
     assert len(next(t for t in chart["data"] if t["name"] == "running loss")["x"]) > 0
