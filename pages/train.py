@@ -28,7 +28,6 @@ if busy:
         st.session_state[NEXT_RUN] = True  # a preset or clone sent here: show it in the form
     if not st.toggle("Set up another run while this one trains", key=NEXT_RUN,
                      help="Runs wait in the queue and start one after the other."):
-        config_form.mark_hidden()
         st.stop()
 
 st.subheader("New run")

@@ -14,7 +14,6 @@ from core.config import SCHEDULE_TITLES, ConfigError, RunConfig, field_info
 
 PREFIX = "cfg_"
 VALUES = "train_values"  # the form's values; widget keys vanish when their page is not shown
-HIDDEN = "train_form_hidden"  # the last Train page run left the form out
 SCHEDULE_FIELDS = {
     "step": ("step_size", "gamma"),
     "multistep": ("milestones", "gamma"),
@@ -51,22 +50,16 @@ def load_into_form(cfg: RunConfig) -> None:
         st.session_state[key(f.name)] = st.session_state[VALUES][f.name]
 
 
-def mark_hidden() -> None:
-    """Call on a run of the Train page that leaves the form out."""
-    st.session_state[HIDDEN] = True
-
-
 def ensure_defaults() -> None:
     """Give every widget its remembered value, including ones hidden on earlier reruns."""
     if VALUES not in st.session_state:
         load_into_form(RunConfig())
-    # Widgets left out of a run and drawn again on the same page come back in the browser at their
-    # minimum (epochs 1, lr 0) while the server keeps their values (Streamlit 1.67): writing every
-    # key again makes the server send the values to the browser.
-    again = st.session_state.pop(HIDDEN, False)
-    for name, value in st.session_state[VALUES].items():
-        if again or key(name) not in st.session_state:
-            st.session_state[key(name)] = value
+    # Written again on every run, not only when missing: a widget whose first render was cut short
+    # by a rerun, or that was left out of a run and drawn again, otherwise shows its minimum in the
+    # browser (epochs 1, lr 0) while the server keeps its value - and the browser's minimum wins at
+    # the next edit (Streamlit 1.67). A written key makes the server send the value.
+    for name, value in current_values().items():
+        st.session_state[key(name)] = value
 
 
 def current_values() -> dict:

@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SHOTS
 
@@ -46,12 +47,20 @@ def test_main_journey(page, server):
     epochs = page.locator(".st-key-cfg_epochs input")
     epochs.wait_for(timeout=60_000)
     wait_idle(page)
-    page.locator(".st-key-cfg_name input").fill("LeNet-5 on the MNIST sample")
-    epochs.fill("10")
-    epochs.press("Enter")
-    page.wait_for_timeout(300)
-    wait_idle(page)
-    page.locator(".st-key-train_submit button").click()
+    # one field at a time, each committed and its rerun finished before the next
+    for field, text in ((page.locator(".st-key-cfg_name input"), "LeNet-5 on the MNIST sample"), (epochs, "10")):
+        field.fill(text)
+        field.press("Enter")
+        page.wait_for_timeout(300)
+        wait_idle(page)
+    train = page.locator(".st-key-train_submit button")
+    try:
+        expect(train).to_be_enabled(timeout=30_000)
+    except AssertionError:
+        page.screenshot(path=str(SHOTS / "02_train_disabled.png"), full_page=True)
+        alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+        raise AssertionError(f"Train stayed disabled; epochs={epochs.input_value()!r}, alerts={alerts}") from None
+    train.click()
     page.get_by_text("Training:").wait_for(timeout=60_000)
     # on the CPU the panel starts with light refreshes; a person who wants smoother curves picks Smooth
     page.locator(".st-key-live_refresh_picker button", has_text="Smooth").click()
