@@ -52,7 +52,7 @@ def elapsed_of_latest(ck: Path) -> float:
     from core.runs import RunStore
 
     rec = RunStore(ck).list()[0]
-    assert rec.status.get("status") == "completed", rec.status
+    assert rec.status.status == "completed", rec.status
     return rec.metrics[-1]["elapsed_seconds"]
 
 

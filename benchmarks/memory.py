@@ -288,7 +288,7 @@ def dashboard(data_dir: str, scratch: Path, shots: Path | None) -> dict:
             shot(page, "3-trained")
             after_train = proc_status(proc.pid)
             rec = RunStore(ck).list()[0]
-            if rec.config.dataset != "mnist" or rec.status.get("status") != "completed":
+            if rec.config.dataset != "mnist" or rec.status.status != "completed":
                 raise RuntimeError(f"unexpected run {rec.run_id}: {rec.config.dataset} {rec.status}")
 
             _nav(page, "Evaluate").click()
@@ -302,7 +302,7 @@ def dashboard(data_dir: str, scratch: Path, shots: Path | None) -> dict:
             end = proc_status(proc.pid)
             browser.close()
         return {"home": home, "after_train": after_train, "end": end, "run_id": rec.run_id,
-                "acc": rec.status.get("test_acc"), "children": len(_descendants(proc.pid)) - 1}
+                "acc": rec.status.test_acc, "children": len(_descendants(proc.pid)) - 1}
     finally:
         stop_server(proc)
 

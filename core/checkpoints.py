@@ -15,26 +15,23 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from core import run_files as files
+from core.run_files import WHICH  # noqa: F401  (re-exported)
 from core.runs import RunError, RunStore, atomic_write_bytes
 
-WHICH = ("last", "best")
 
-
-def _which(which: str) -> str:
-    if which not in WHICH:
-        raise ValueError(f"checkpoint must be one of {WHICH}, got {which!r}")
-    return which
+def _save(store: RunStore, run_id: str, name: str, data: bytes) -> None:
+    atomic_write_bytes(store.file(run_id, name), data)
+    store.record_size(run_id, name, len(data))
 
 
 def save_weights(store: RunStore, run_id: str, which: str, model: torch.nn.Module, epoch: int) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    data = st_save(state, metadata={"epoch": str(epoch)})
-    atomic_write_bytes(store.path(run_id) / f"weights_{_which(which)}.safetensors", data)
+    _save(store, run_id, files.weights(which), st_save(state, metadata={"epoch": str(epoch)}))
 
 
 def load_weights(store: RunStore, run_id: str, which: str = "best") -> dict[str, torch.Tensor]:
-    path = store.path(run_id) / f"weights_{_which(which)}.safetensors"
-    return _read_safetensors(path, "weights")
+    return _read_safetensors(store.file(run_id, files.weights(which)), "weights")
 
 
 def save_predictions(store: RunStore, run_id: str, which: str, labels, preds, probs, losses) -> None:
@@ -44,26 +41,33 @@ def save_predictions(store: RunStore, run_id: str, which: str, labels, preds, pr
         "probs": probs.to(torch.float32).cpu().contiguous(),
         "losses": losses.to(torch.float32).cpu().contiguous(),
     }
-    atomic_write_bytes(store.path(run_id) / f"predictions_{_which(which)}.safetensors", st_save(tensors))
+    _save(store, run_id, files.predictions(which), st_save(tensors))
 
 
 def load_predictions(store: RunStore, run_id: str, which: str = "best") -> dict[str, torch.Tensor]:
-    path = store.path(run_id) / f"predictions_{_which(which)}.safetensors"
+    path = store.file(run_id, files.predictions(which))
     data = _read_safetensors(path, "predictions")
     missing = {"labels", "preds", "probs", "losses"} - set(data)
     if missing:
         raise RunError(f"{path.name} lacks {', '.join(sorted(missing))}; the run folder is damaged")
+    n = len(data["labels"])
+    if any(len(data[k]) != n for k in ("preds", "probs", "losses")) or data["probs"].ndim != 2:
+        raise RunError(f"{path.name} holds arrays of different lengths; the run folder is damaged")
     return data
 
 
 def save_resume_state(store: RunStore, run_id: str, state: dict) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write_bytes(store.path(run_id) / "checkpoint_last.pt", buf.getvalue())
+    atomic_write_bytes(store.file(run_id, files.RESUME), buf.getvalue())
+
+
+def has_resume_state(store: RunStore, run_id: str) -> bool:
+    return store.file(run_id, files.RESUME).exists()
 
 
 def load_resume_state(store: RunStore, run_id: str) -> dict:
-    path = store.path(run_id) / "checkpoint_last.pt"
+    path = store.file(run_id, files.RESUME)
     if not path.exists():
         raise RunError(f"run {run_id} has no completed epoch to resume from; start it again instead")
     try:

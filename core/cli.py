@@ -117,25 +117,13 @@ def main(argv=None) -> int:
 def cmd_train(args, store) -> int:
 
     cfg = config_from_args(args)
-    run_id = store.create(cfg)
-    if args.preset:
-        store.write_status(run_id, preset=args.preset)
+    run_id = store.create(cfg, preset=args.preset)
     print(f"run {run_id} → {store.path(run_id)}")
     return _train(store, run_id, args, resume=False)
 
 
 def cmd_resume(args, store) -> int:
-    status = store.read_status(args.run_id) if store.exists(args.run_id) else None
-    if status is None:
-        print(f"error: no run {args.run_id} in {store.root}", file=sys.stderr)
-        return 2
-    if status.get("status") == "completed":
-        print(f"run {args.run_id} already completed all its epochs", file=sys.stderr)
-        return 2
-    store.mark_interrupted()
-    if store.read_status(args.run_id).get("status") in ("running", "queued"):
-        print(f"error: run {args.run_id} is being trained by another process", file=sys.stderr)
-        return 2
+    store.begin_resume(args.run_id, queued=False)  # RunError (exit 2) says why not
     return _train(store, args.run_id, args, resume=True)
 
 
@@ -150,11 +138,12 @@ def _train(store, run_id, args, *, resume) -> int:
                              callbacks=[ProgressPrinter()], stop_event=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
-    status = store.read_status(run_id)
     print(f"{result.status}: {result.message}")
-    if result.epochs_done:
+    rec = store.record(run_id)
+    if result.epochs_done and rec.status is not None:
+        test = f"{rec.status.test_acc:.2%}" if rec.status.test_acc is not None else "not measured"
         print(f"best validation accuracy {result.best_val_acc:.2%} at epoch {result.best_epoch}; "
-              f"test accuracy {status.get('test_acc', 0):.2%} (last weights)")
+              f"test accuracy {test} (last weights)")
     return {"completed": 0, "stopped": EXIT_STOPPED}.get(result.status, EXIT_FAILED)
 
 
@@ -165,17 +154,18 @@ def cmd_runs(args, store) -> int:
     if not len(table):
         print(f"no runs in {store.root}")
         return 0
-    pct = lambda v: "" if v != v or v is None else f"{v:.2%}"
-    view = table[["run_id", "status", "dataset", "arch", "optimizer", "lr", "schedule", "epochs"]].copy()
-    view["epochs"] = table["epochs"].astype("Int64")
-    view["best"] = [f"{pct(a)} @{int(e)}" if a == a and a is not None else "" for a, e in
-                    zip(table["best_val_acc"], table["best_epoch"].fillna(0))]
+    missing = lambda v: v is None or v != v  # noqa: E731 - None or NaN
+    pct = lambda v: "" if missing(v) else f"{v:.2%}"  # noqa: E731
+    view = table[["run_id", "status", "dataset", "arch", "optimizer", "lr", "schedule"]].astype(object)
+    view["epochs"] = ["" if missing(v) else str(int(v)) for v in table["epochs"]]
+    view["best"] = ["" if missing(a) else f"{pct(a)} @{int(e)}"
+                    for a, e in zip(table["best_val_acc"], table["best_epoch"].fillna(0))]
     view["test"] = table["test_acc"].map(pct)
-    view["time"] = table["train_seconds"].map(lambda v: "" if v != v or v is None else f"{v:.0f}s")
-    print(view.fillna("").to_string(index=False))
-    damaged = table[table["status"] == "damaged"]
-    for _, row in damaged.iterrows():
-        print(f"damaged: {row['run_id']}: {row['message']}")
+    view["time"] = table["train_seconds"].map(lambda v: "" if missing(v) else f"{v:.0f}s")
+    print(view.where(view.notna(), "").to_string(index=False))
+    for _, row in table.iterrows():  # why a run is damaged, interrupted, failed or incomplete
+        if row["message"]:
+            print(f"{row['status']}: {row['run_id']}: {row['message']}")
     return 0
 
 

@@ -74,7 +74,7 @@ def final_metrics(records: Sequence) -> pd.DataFrame:
     """One row per run (index: its label), one column per FINAL_METRICS entry; NaN where a run
     has no value yet (no completed epoch, no test evaluation)."""
     table = runs_table(records)
-    table["epochs_done"] = [r.status.get("epochs_done") for r in records]
+    table["epochs_done"] = [r.epochs_done for r in records]
     out = table[list(FINAL_METRICS.values())].astype("float64")
     out.index = pd.Index(run_labels(records), name="run")
     out.columns = list(FINAL_METRICS)

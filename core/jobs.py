@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from core import trainer
 from core.config import RunConfig
 from core.engine import Callback
-from core.runs import RunError, RunStore, owner_fields
+from core.runs import RunError, RunStore
 
 MAX_STEP_POINTS = 400
 
@@ -130,7 +130,7 @@ class JobRunner:
         self._stop_event: threading.Event | None = None
         self.finished: deque[LiveRun] = deque(maxlen=20)
         self._thread = threading.Thread(target=self._work, name="cnn-studio-trainer", daemon=True)
-        store.mark_interrupted()
+        store.mark_interrupted()  # runs a crashed or restarted server left "running" say so on disk too
         # The training thread gives up the GIL for every tensor op; when the web server holds it
         # the trainer waits a whole switch interval (5 ms by default) to get it back each time.
         sys.setswitchinterval(0.0005)
@@ -140,22 +140,16 @@ class JobRunner:
     def submit(self, cfg: RunConfig, *, preset: str | None = None) -> str:
         """Validate and queue a new run; returns its run id. `preset` records where it came from."""
         cfg.validate()
-        run_id = self.store.create(cfg, status="queued")
-        if preset:
-            self.store.write_status(run_id, preset=preset)
+        run_id = self.store.create(cfg, status="queued", preset=preset)  # owned by this process from here
         self._enqueue(Job(run_id, cfg.name or run_id))
         return run_id
 
     def submit_resume(self, run_id: str) -> None:
-        status = self.store.read_status(run_id).get("status")
-        if status not in ("stopped", "interrupted", "failed"):
-            raise RunError(f"run {run_id} is {status}; only stopped, interrupted or failed runs can be resumed")
         with self.lock:
-            if any(j.run_id == run_id for j in self._queue) or (self._live and self._live.run_id == run_id):
+            if self.is_active(run_id):
                 raise RunError(f"run {run_id} is already queued or training")
-            self.store.write_status(run_id, status="queued", message="queued to resume",
-                                    **owner_fields())
-            self._enqueue(Job(run_id, self.store.read_status(run_id).get("name", run_id), resume=True))
+            status = self.store.begin_resume(run_id, queued=True)
+            self._enqueue(Job(run_id, status.name or run_id, resume=True))
 
     def cancel(self, run_id: str) -> bool:
         """Remove a run from the queue before it starts."""
@@ -163,7 +157,11 @@ class JobRunner:
             for job in list(self._queue):
                 if job.run_id == run_id:
                     self._queue.remove(job)
-                    self.store.write_status(run_id, status="stopped", message="removed from the queue before it started")
+                    try:
+                        self.store.transition(run_id, "stopped", "removed from the queue before it started")
+                    except (RunError, OSError):
+                        pass  # the released lease below makes readers show it interrupted instead
+                    self.store.release(run_id)
                     return True
         return False
 
@@ -211,20 +209,17 @@ class JobRunner:
                 while not self._queue:
                     self._wake.wait()
                 job = self._queue.popleft()
-                cfg = self.store.read_config(job.run_id)
+                try:
+                    cfg = self.store.read_config(job.run_id)
+                except RunError:
+                    cfg = RunConfig()  # trainer.run reads it again and fails the run with the reason
                 live = LiveRun(job.run_id, job.name, cfg.to_dict(), epochs=cfg.epochs,
                                device=_device_type(cfg.device))
                 self._live, self._stop_event = live, threading.Event()
-            try:
-                result = trainer.run(self.store, job.run_id, resume=job.resume, data_dir=self.data_dir,
-                                     callbacks=[_Publisher(self, live)], stop_event=self._stop_event)
-                status, message = result.status, result.message
-            except Exception as exc:  # the runner must survive anything a run does
-                status, message = "failed", f"unexpected error: {type(exc).__name__}: {exc}"
-                try:
-                    self.store.write_status(job.run_id, status="failed", message=message)
-                except OSError:
-                    pass
+            # trainer.run never raises: it ends the run in a terminal status and releases it
+            result = trainer.run(self.store, job.run_id, resume=job.resume, data_dir=self.data_dir,
+                                 callbacks=[_Publisher(self, live)], stop_event=self._stop_event)
+            status, message = result.status, result.message
             with self.lock:
                 live.phase, live.status, live.message = "finished", status, message
                 self.finished.appendleft(live)

@@ -1,42 +1,58 @@
-"""The on-disk run store: one folder per run under `checkpoints/`.
+"""The on-disk run store: one folder per run under `checkpoints/`. It alone knows the folder's
+files (named in core/run_files.py) and owns the status lifecycle:
+
+    queued → running → completed | stopped | failed | interrupted
+    stopped | failed | interrupted → queued | running          (resume)
 
     config.json                the RunConfig
-    status.json                queued/running/completed/stopped/failed/interrupted + message, times
-    model.json                 classes, normalisation, input shape, parameter count (for inference)
+    status.json                the status above + message, times, results (RunStatus)
+    model.json                 classes, normalisation, input shape, parameter count (ModelMeta)
     metrics.csv                one row per completed epoch
-    weights_last.safetensors   model weights after the last completed epoch
-    weights_best.safetensors   weights of the epoch with the best validation accuracy
-    checkpoint_last.pt         model + optimizer + schedule + RNG + history: exact resume
-                               (plain tensors and numbers only; loaded with weights_only=True)
-    predictions_{last,best}.safetensors   per test sample: label, prediction, probabilities, loss
+    weights_{last,best}.safetensors, checkpoint_last.pt, predictions_{last,best}.safetensors
+    .owner                     locked by the process that queues or trains the run (core/run_owner.py)
 
-Every write goes to a temporary file that replaces the old one (`os.replace`), so a crash at any
-moment leaves the previous good state. Nothing is ever unpickled with full pickle.
+Every write replaces a whole file (`os.replace`), so a crash at any moment leaves the previous good
+state. Every read validates; a malformed file makes that run "damaged: <reason>", never an error
+on a page. A run whose status says queued/running but whose owner process is gone is shown as
+interrupted by every reader at once.
 """
 from __future__ import annotations
 
-import contextlib
-import csv
 import io
-import json
+import math
 import os
 import re
 import shutil
-import socket
-import tempfile
 import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import run_files as files
+from core import run_owner
 from core.config import ConfigError, RunConfig
+from core.run_files import (ACTIVE, METRIC_COLUMNS, RESUMABLE, STATUSES, ModelMeta, RunFileError,  # noqa: F401
+                            RunStatus, atomic_write_bytes, atomic_write_json, atomic_write_text)
+from core.run_owner import owner_fields  # noqa: F401  (re-exported for tests and tools)
 
-STATUSES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
-ACTIVE = ("queued", "running")
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds",
-                  "elapsed_seconds")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+# The lifecycle: which status may follow which. None is "no status yet" (creation).
+TRANSITIONS = {
+    None: {"queued", "running"},
+    "queued": {"running", "stopped", "failed", "interrupted"},
+    "running": {"running", "completed", "stopped", "failed", "interrupted"},
+    "stopped": {"queued", "running"},
+    "failed": {"queued", "running"},
+    "interrupted": {"queued", "running", "interrupted"},
+    "completed": set(),
+}
+ORPHAN_MESSAGES = {
+    "running": "the process training it ended without recording how (crash, kill, full disk or restart); "
+               "resume continues from the last completed epoch",
+    "queued": "the process that queued it ended before it started; resume starts it",
+}
 
 
 class RunError(Exception):
@@ -46,33 +62,6 @@ class RunError(Exception):
 def default_root() -> Path:
     return Path(os.environ.get("CNN_STUDIO_CHECKPOINTS") or Path(__file__).resolve().parents[1] / "checkpoints")
 
-
-# ---- atomic writes -----------------------------------------------------------------------
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: Path, data) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-# ---- names -------------------------------------------------------------------------------
 
 def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
@@ -102,160 +91,295 @@ def _slug(text: str) -> str:
 
 @dataclass
 class RunRecord:
-    """What listing a run reads: config, status and metrics, never weights."""
+    """What listing a run reads: config, status and metrics, never weights. Read-only: records
+    are shared between callers."""
     run_id: str
     path: Path
-    status: dict = field(default_factory=dict)
+    status: RunStatus | None = None
     config: RunConfig | None = None
     metrics: list = field(default_factory=list)
-    damaged: str = ""      # reason, when the folder cannot be read as a run
+    damaged: str = ""                                  # why the folder cannot be read as a run
+    problems: tuple = ()                               # files missing or truncated (readable run)
+    present: frozenset = frozenset()                   # heavy files that exist (by stat)
 
     @property
     def name(self) -> str:
-        return self.status.get("name") or self.run_id
+        return (self.status.name if self.status else "") or self.run_id
+
+    @property
+    def orphaned(self) -> bool:
+        """status.json says queued/running but no process owns the run any more."""
+        if self.status is None or self.status.status not in ACTIVE:
+            return False
+        held = run_owner.held(self.path)
+        if held is None:  # no owner file: a run from before leases, or copied in by hand
+            s = self.status
+            return not run_owner.pid_alive(s.pid, s.host, s.pid_started)
+        return not held
 
     @property
     def state(self) -> str:
-        return "damaged" if self.damaged else self.status.get("status", "unknown")
+        """The truth a reader shows: damaged, the file's status, or interrupted for an orphan."""
+        if self.damaged:
+            return "damaged"
+        return "interrupted" if self.orphaned else self.status.status
+
+    @property
+    def message(self) -> str:
+        """Why a run is damaged, interrupted, failed or stopped, plus missing-file problems."""
+        if self.damaged:
+            return self.damaged
+        base = ORPHAN_MESSAGES[self.status.status] if self.orphaned else self.status.message
+        return "; ".join(p for p in (base, *self.problems) if p)
+
+    @property
+    def resumable(self) -> bool:
+        return self.state in RESUMABLE
+
+    @property
+    def epochs_done(self) -> int:
+        return self.status.epochs_done if self.status else 0
+
+    def has(self, name: str) -> bool:
+        return name in self.present
+
+    def has_weights(self, which: str = "best") -> bool:
+        return files.weights(which) in self.present
+
+    def has_predictions(self, which: str = "best") -> bool:
+        return files.predictions(which) in self.present
 
 
 class RunStore:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root else default_root()
         self.root.mkdir(parents=True, exist_ok=True)
-        # run id -> (signature of its listing files, RunRecord): pages list every run on each
-        # rerun, and re-reading 3 files x 200 runs each time made the Runs page slow. The lock:
-        # page threads and the training thread share one store.
+        # run id -> (signature of its files, RunRecord): pages list every run on each rerun, and
+        # re-reading 3 files x 200 runs each time made the Runs page slow. The lock: page threads
+        # and the training thread share one store.
         self._records: dict[str, tuple[tuple, RunRecord]] = {}
         self._records_lock = threading.Lock()
+        self._leases: dict[str, run_owner.Lease] = {}
 
     # -- paths --
     def path(self, run_id: str) -> Path:
         return self.root / check_run_id(run_id)
 
+    def file(self, run_id: str, name: str) -> Path:
+        return self.path(run_id) / name
+
     def exists(self, run_id: str) -> bool:
         return self.path(run_id).is_dir()
 
+    # -- ownership --
+    def claim(self, run_id: str) -> None:
+        """Make this process the run's owner; RunError when another process owns it."""
+        if run_id in self._leases and self._leases[run_id].held:
+            return
+        lease = run_owner.claim(self.path(run_id))
+        if lease is None:
+            raise RunError(f"run {run_id} is being trained or queued by another process; stop it there first")
+        self._leases[run_id] = lease
+
+    def release(self, run_id: str) -> None:
+        lease = self._leases.pop(run_id, None)
+        if lease is not None:
+            lease.release()
+
     # -- create --
-    def create(self, cfg: RunConfig, *, status: str = "queued") -> str:
+    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None) -> str:
+        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(cfg.dataset.replace(':', '-'))}-{_slug(cfg.arch)}"
-        for i in range(1000):
-            run_id = base if i == 0 else f"{base}-{i + 1}"
-            try:
-                self.path(run_id).mkdir(parents=True)
-                break
-            except FileExistsError:
-                continue
-        else:
-            raise RunError("could not find a free run id")
-        atomic_write_text(self.path(run_id) / "config.json", cfg.to_json())
-        now = time.time()
-        self.write_status(run_id, status=status, name=cfg.name or run_id, message="",
-                          created_at=now, epochs=cfg.epochs, epochs_done=0, **owner_fields())
+        try:
+            for i in range(1000):
+                run_id = base if i == 0 else f"{base}-{i + 1}"
+                try:
+                    self.path(run_id).mkdir(parents=True)
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise RunError("could not find a free run id")
+        except OSError as exc:
+            raise RunError(f"could not create a run folder in {self.root}: {exc.strerror or exc} — "
+                           "free disk space or fix permissions, then try again") from None
+        try:
+            self.claim(run_id)
+            atomic_write_text(self.file(run_id, files.CONFIG), cfg.to_json())
+            self._transition(run_id, status, name=cfg.name or run_id, message="", created_at=time.time(),
+                             epochs=cfg.epochs, epochs_done=0, preset=preset)
+        except OSError as exc:
+            self.release(run_id)
+            shutil.rmtree(self.path(run_id), ignore_errors=True)
+            raise RunError(f"could not write the new run to {self.root}: {exc.strerror or exc} — free disk "
+                           "space or fix permissions, then try again") from None
         return run_id
 
     # -- status --
-    def read_status(self, run_id: str) -> dict:
-        return _read_json(self.path(run_id) / "status.json")
+    def read_status(self, run_id: str) -> RunStatus:
+        try:
+            return RunStatus.parse(files.read_json(self.file(run_id, files.STATUS)))
+        except RunFileError as exc:
+            raise RunError(f"run {run_id} is damaged: {exc}") from None
 
-    def write_status(self, run_id: str, **changes) -> dict:
-        path = self.path(run_id) / "status.json"
-        current = _read_json(path) if path.exists() else {"run_id": run_id}
-        if "status" in changes and changes["status"] not in STATUSES:
-            raise ValueError(f"unknown status {changes['status']!r}")
-        current.update(changes, updated_at=time.time())
-        atomic_write_json(path, current)
-        return current
+    def update(self, run_id: str, **changes) -> RunStatus:
+        """Change fields of status.json other than the status itself (progress, results)."""
+        if "status" in changes:
+            raise ValueError("use transition() to change a run's status")
+        return self._write_status(run_id, None, changes)
 
-    # -- config / metrics --
+    def transition(self, run_id: str, to: str, message: str | None = None, **changes) -> RunStatus:
+        """Move the run to status `to`; RunError when the lifecycle does not allow it."""
+        if message is not None:
+            changes["message"] = message
+        return self._write_status(run_id, to, changes)
+
+    _transition = transition
+
+    def _write_status(self, run_id: str, to: str | None, changes: dict) -> RunStatus:
+        path = self.file(run_id, files.STATUS)
+        with run_owner.status_lock(self.path(run_id)):
+            current = None
+            if path.exists():
+                try:
+                    current = RunStatus.parse(files.read_json(path))
+                except RunFileError:
+                    if to is None:
+                        raise RunError(f"run {run_id} is damaged: its {files.STATUS} cannot be read") from None
+            if to is not None:
+                if to not in STATUSES:
+                    raise ValueError(f"unknown status {to!r}")
+                was = current.status if current else None
+                if was in ACTIVE and run_id not in self._leases and RunRecord(run_id, self.path(run_id), current).orphaned:
+                    was = "interrupted"  # its owner is gone: what the file says is stale
+                if to not in TRANSITIONS[was]:
+                    raise RunError(f"run {run_id} is {was}; it cannot become {to}")
+                changes["status"] = to
+                if to in ACTIVE:
+                    changes.update(owner_fields())
+            data = current.to_dict() if current else {}
+            data.update(changes, updated_at=time.time())
+            # unknown (None) and non-finite numbers are left out: e.g. the test loss of a model whose
+            # weights blew up is NaN, which JSON cannot hold and which says nothing
+            data = {k: v for k, v in data.items()
+                    if v is not None and not (isinstance(v, float) and not math.isfinite(v))}
+            new = RunStatus.parse(data)  # never write what could not be read back
+            atomic_write_json(path, new.to_dict())
+            return new
+
+    def record_size(self, run_id: str, name: str, nbytes: int) -> None:
+        """Remember the size of a heavy file just written, so a listing can spot truncation."""
+        sizes = dict(self.read_status(run_id).sizes)
+        sizes[name] = int(nbytes)
+        self._write_status(run_id, None, {"sizes": sizes})
+
+    # -- config, model, metrics --
     def read_config(self, run_id: str) -> RunConfig:
-        return RunConfig.from_dict(_read_json(self.path(run_id) / "config.json"), strict=False)
+        try:
+            return RunConfig.from_dict(files.read_json(self.file(run_id, files.CONFIG)), strict=False)
+        except (RunFileError, ConfigError) as exc:
+            raise RunError(f"run {run_id} has no usable {files.CONFIG}: {exc}") from None
+
+    def write_model(self, run_id: str, meta: ModelMeta) -> None:
+        atomic_write_json(self.file(run_id, files.MODEL), meta.to_dict())
+
+    def read_model(self, run_id: str) -> ModelMeta:
+        try:
+            return ModelMeta.parse(files.read_json(self.file(run_id, files.MODEL)))
+        except RunFileError as exc:
+            raise RunError(f"run {run_id} cannot be used for inference: {exc}") from None
 
     def write_metrics(self, run_id: str, rows: list[dict]) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.path(run_id) / "metrics.csv", buf.getvalue())
+        atomic_write_text(self.file(run_id, files.METRICS), files.metrics_csv(rows))
 
     def read_metrics(self, run_id: str) -> list[dict]:
-        path = self.path(run_id) / "metrics.csv"
-        if not path.exists():
-            return []
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        out = []
-        for r in rows:
-            out.append({k: (int(v) if k == "epoch" else float(v)) for k, v in r.items() if k in METRIC_COLUMNS})
-        return out
-
-    def write_json(self, run_id: str, name: str, data) -> None:
-        atomic_write_json(self.path(run_id) / name, data)
-
-    def read_json(self, run_id: str, name: str):
-        return _read_json(self.path(run_id) / name)
+        try:
+            return files.read_metrics(self.file(run_id, files.METRICS))
+        except RunFileError as exc:
+            raise RunError(f"run {run_id} is damaged: {exc}") from None
 
     # -- listing --
     def record(self, run_id: str) -> RunRecord:
-        """Config, status and metrics of a run, re-read only when one of those files changed.
-
-        The record may be shared with earlier callers: treat it as read-only.
-        """
+        """Config, status and metrics of a run, re-read only when one of its files changed."""
         path = self.path(run_id)
         signature = _signature(path)  # taken before reading: a write in between shows as a change next time
         with self._records_lock:
             cached = self._records.get(run_id)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        rec = self._read_record(run_id, path)
+        rec = _read_record(run_id, path, signature)
         with self._records_lock:
             self._records[run_id] = (signature, rec)
-        return rec
-
-    def _read_record(self, run_id: str, path: Path) -> RunRecord:
-        rec = RunRecord(run_id, path)
-        try:
-            rec.status = self.read_status(run_id)
-            rec.config = self.read_config(run_id)
-            rec.metrics = self.read_metrics(run_id)
-        except FileNotFoundError as exc:
-            rec.damaged = f"missing {Path(exc.filename).name}"
-        except (ValueError, KeyError, TypeError, ConfigError) as exc:
-            rec.damaged = f"unreadable: {exc}"
-        except OSError as exc:
-            rec.damaged = f"cannot be read: {exc.strerror or exc}"
         return rec
 
     def list(self) -> list[RunRecord]:
         """All runs, newest first. Damaged folders are listed with their reason, never raised."""
         records = []
-        for entry in self.root.iterdir():
+        try:
+            entries = list(self.root.iterdir())
+        except OSError:
+            entries = []
+        for entry in entries:
             if entry.is_dir() and not entry.name.startswith(".") and _RUN_ID.match(entry.name):
                 records.append(self.record(entry.name))
-        records.sort(key=lambda r: (r.status.get("created_at") or 0, r.run_id), reverse=True)
+        records.sort(key=lambda r: (r.status.created_at if r.status else 0.0, r.run_id), reverse=True)
         listed = {r.run_id for r in records}
         with self._records_lock:  # forget deleted runs
             for gone in self._records.keys() - listed:
                 del self._records[gone]
         return records
 
+    # -- lifecycle helpers --
+    def begin_resume(self, run_id: str, *, queued: bool) -> RunStatus:
+        """Claim a stopped/interrupted/failed run to continue it (queued: put it in a queue)."""
+        if not self.exists(run_id):
+            raise RunError(f"no run {run_id} in {self.root}")
+        rec = self.record(run_id)
+        if rec.damaged:
+            raise RunError(f"run {run_id} is damaged ({rec.damaged}); it cannot be resumed")
+        if rec.state == "completed":
+            raise RunError(f"run {run_id} already completed all its epochs; clone it to train more")
+        if not rec.resumable:
+            raise RunError(f"run {run_id} is {rec.state} in another process or queue; stop it there first")
+        self.claim(run_id)
+        try:
+            to = "queued" if queued else "running"
+            return self.transition(run_id, to, "queued to resume" if queued else "resuming…")
+        except BaseException:
+            self.release(run_id)
+            raise
+
+    def mark_interrupted(self) -> list[str]:
+        """Write "interrupted" into the status of runs whose owner is gone (readers already show
+        them so; this makes status.json say it too, e.g. for other tools)."""
+        changed = []
+        for rec in self.list():
+            if rec.damaged or not rec.orphaned:
+                continue
+            try:
+                self.transition(rec.run_id, "interrupted", ORPHAN_MESSAGES[rec.status.status])
+            except (RunError, OSError):
+                continue
+            changed.append(rec.run_id)
+        return changed
+
     # -- housekeeping --
     def rename(self, run_id: str, name: str) -> None:
         self._refuse_if_active(run_id, "rename", ("running",))
-        self.write_status(run_id, name=clean_name(name))
+        self.update(run_id, name=clean_name(name))
 
     def delete(self, run_id: str) -> None:
         self._refuse_if_active(run_id, "delete")
+        self.release(run_id)
         shutil.rmtree(self.path(run_id))
 
     def _refuse_if_active(self, run_id: str, verb: str, states=ACTIVE) -> None:
         if not self.exists(run_id):
             raise RunError(f"run {run_id} does not exist")
-        status = self.record(run_id).status
-        if status.get("status") in states and _owner_alive(status):
-            status = status.get("status")
-            raise RunError(f"run {run_id} is {status}; stop it (or remove it from the queue) before you {verb} it")
+        state = self.record(run_id).state
+        if state in states:
+            raise RunError(f"run {run_id} is {state}; stop it (or remove it from the queue) before you {verb} it")
 
     def export_zip(self, run_id: str) -> bytes:
         """The run folder as a zip (config, metrics, status, weights, predictions)."""
@@ -267,30 +391,18 @@ class RunStore:
                     zf.write(f, f"{run_id}/{f.name}")
         return buf.getvalue()
 
-    def mark_interrupted(self) -> list[str]:
-        """Runs whose status says queued/running but whose process is gone become interrupted."""
-        changed = []
-        for rec in self.list():
-            if rec.damaged or rec.status.get("status") not in ACTIVE:
-                continue
-            if not _owner_alive(rec.status):
-                was = rec.status.get("status")
-                msg = ("the process training it ended without finishing (crash, kill or restart); "
-                       "resume continues from the last completed epoch") if was == "running" else \
-                      "the server restarted before this queued run started; resume starts it"
-                self.write_status(rec.run_id, status="interrupted", message=msg)
-                changed.append(rec.run_id)
-        return changed
 
+# ---- reading one folder ------------------------------------------------------------------------
 
-LISTING_FILES = ("status.json", "config.json", "metrics.csv")
+LISTING_FILES = (files.STATUS, files.CONFIG, files.METRICS)
+_STATTED = (*LISTING_FILES, *files.SIZED)
 
 
 def _signature(folder: Path) -> tuple:
-    """Identity of the files `record` reads. Every write replaces a file (new inode, new times);
+    """Identity of the files `record` looks at. Every write replaces a file (new inode, new times);
     the change time also catches edits in place and permission changes."""
     out, base = [], os.fspath(folder)
-    for name in LISTING_FILES:
+    for name in _STATTED:
         try:
             st = os.stat(os.path.join(base, name))  # plain strings: pathlib's joins cost more than the stat
         except OSError:
@@ -300,57 +412,38 @@ def _signature(folder: Path) -> tuple:
     return tuple(out)
 
 
-def _read_json(path: Path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def _owner_alive(status: dict) -> bool:
-    """Is the process that owns this run (pid + host in status.json) still running?"""
-    pid, host = status.get("pid"), status.get("host")
-    if not pid:
-        return False
-    if host and host != socket.gethostname():
-        return True  # owned by another machine sharing this folder: we cannot tell, assume alive
+def _read_record(run_id: str, path: Path, signature: tuple) -> RunRecord:
+    rec = RunRecord(run_id, path)
+    sizes = dict(zip(_STATTED, signature))
+    rec.present = frozenset(n for n in files.SIZED if sizes[n] is not None)
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return not _exited(int(pid)) and _same_process(int(pid), status.get("pid_started"))
+        rec.status = RunStatus.parse(files.read_json(path / files.STATUS))
+        rec.config = RunConfig.from_dict(files.read_json(path / files.CONFIG), strict=False)
+        rec.metrics = files.read_metrics(path / files.METRICS)
+    except RunFileError as exc:
+        rec.damaged = str(exc)
+    except ConfigError as exc:
+        rec.damaged = f"{files.CONFIG} is not a usable configuration: {exc}"
+    if rec.status is not None and not rec.damaged:
+        rec.problems = tuple(_problems(rec, sizes))
+    return rec
 
 
-def _exited(pid: int) -> bool:
-    """A killed process whose parent has not reaped it yet (a zombie) still answers kill(pid, 0)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def _same_process(pid: int, started: float | None) -> bool:
-    """Guard against pid reuse: compare the process start time recorded at launch."""
-    if started is None:
-        return True
-    now = process_start_time(pid)
-    return now is None or abs(now - started) < 2.0
-
-
-def process_start_time(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as fh:
-            boot = next(float(l.split()[1]) for l in fh if l.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, StopIteration, IndexError):
-        return None
-
-
-def owner_fields() -> dict:
-    pid = os.getpid()
-    return {"pid": pid, "host": socket.gethostname(), "pid_started": process_start_time(pid)}
+def _problems(rec: RunRecord, stats: dict) -> list[str]:
+    """Files a run with finished epochs should have but lacks, or has shorter than written."""
+    out = []
+    done = rec.status.epochs_done
+    if done and stats[files.METRICS] is None:
+        out.append(f"{files.METRICS} is missing, so its curves cannot be shown")
+    elif done and len(rec.metrics) < done:
+        out.append(f"{files.METRICS} has {len(rec.metrics)} of {done} epochs")
+    for name in files.SIZED:
+        expected = rec.status.sizes.get(name)
+        st = stats[name]
+        if expected is not None and st is None:
+            out.append(f"{name} is missing")
+        elif expected is not None and st[1] < expected:
+            out.append(f"{name} is truncated ({st[1]:,} of {expected:,} bytes)")
+    if done and not out and stats[files.weights("last")] is None:
+        out.append(f"{files.weights('last')} is missing")
+    return out

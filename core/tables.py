@@ -11,10 +11,11 @@ COLUMNS = ["run_id", "name", "status", "dataset", "arch", "optimizer", "lr", "sc
 
 
 def run_row(rec) -> dict:
-    s, c = rec.status, rec.config
-    row = {"run_id": rec.run_id, "name": rec.name, "status": rec.state,
-           "created": s.get("created_at") or None,  # seconds; runs_table converts the column
-           "message": rec.damaged or s.get("message", "")}
+    s, c, state = rec.status, rec.config, rec.state
+    # a completed run's own message ("finished 5 epochs") is noise; its file problems are not
+    message = "; ".join(rec.problems) if state == "completed" else rec.message
+    row = {"run_id": rec.run_id, "name": rec.name, "status": state, "message": message,
+           "created": (s.created_at or None) if s else None}  # seconds; runs_table converts the column
     if c is not None:
         row.update(dataset=c.dataset, arch=c.arch, optimizer=c.optimizer, lr=c.lr,
                    schedule=SCHEDULE_TITLES.get(c.schedule, c.schedule), epochs=c.epochs)
@@ -22,23 +23,26 @@ def run_row(rec) -> dict:
         best = max(rec.metrics, key=lambda r: r["val_acc"])
         row.update(best_val_acc=best["val_acc"], best_epoch=int(best["epoch"]),
                    final_val_acc=rec.metrics[-1]["val_acc"], train_seconds=rec.metrics[-1]["elapsed_seconds"])
-    row.update(test_acc=s.get("test_acc"), params=s.get("params"), reported=reported(s))
+    if s is not None:
+        row.update(test_acc=s.test_acc, params=s.params, reported=reported(s.preset))
     return row
 
 
 def run_label(rec) -> str:
     """One line naming a run in pickers and lists."""
-    acc = rec.status.get("best_val_acc")
-    acc_text = f" · best {acc:.1%}" if isinstance(acc, (int, float)) else ""
+    if rec.damaged or rec.config is None:
+        return f"{rec.run_id} — damaged: {rec.damaged}"
+    acc = rec.status.best_val_acc
+    acc_text = f" · best {acc:.1%}" if acc is not None else ""
     c = rec.config
     return f"{rec.name} — {c.arch} on {c.dataset}{acc_text} [{rec.state}]"
 
 
-def reported(status: dict) -> str | None:
+def reported(preset_name: str | None) -> str | None:
     """What the tutorial a preset reproduces reported, for runs started from that preset."""
     from core.presets import PRESETS
 
-    preset = PRESETS.get(status.get("preset") or "")
+    preset = PRESETS.get(preset_name or "")
     return preset.reported if preset and preset.reported else None
 
 

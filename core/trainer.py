@@ -13,7 +13,8 @@ from core.config import ConfigError, RunConfig
 from core.engine import (Batches, Callback, FitResult, TrainState, autocast_for, evaluate, fit,
                          uses_channels_last)
 from core.optim import Schedule, build_optimizer
-from core.runs import RunError, RunStore, owner_fields
+from core.run_files import ModelMeta
+from core.runs import RunError, RunStore
 
 
 class DeviceError(RuntimeError):
@@ -92,12 +93,11 @@ class StoreWriter(Callback):
     def on_fit_start(self, state):
         ds = self.prep.dataset
         params = sum(p.numel() for p in state.model.parameters())
-        self.store.write_json(self.run_id, "model.json", {
-            "classes": ds.classes, "mean": list(ds.mean), "std": list(ds.std), "image_shape": list(ds.shape),
-            "arch": self.prep.cfg.arch, "params": params, "dataset_title": ds.title, "digits": ds.is_digits,
-        })
-        self.store.write_status(self.run_id, status="running", message="", started_at=time.time(),
-                                device=str(self.prep.device), params=params, **owner_fields())
+        self.store.write_model(self.run_id, ModelMeta(
+            tuple(str(c) for c in ds.classes), tuple(ds.mean), tuple(ds.std), tuple(ds.shape),
+            self.prep.cfg.arch, params, ds.title, bool(ds.is_digits)))
+        self.store.transition(self.run_id, "running", "", started_at=time.time(),
+                              device=str(self.prep.device), params=params)
 
     def on_epoch_end(self, event, state):
         checkpoints.save_resume_state(self.store, self.run_id, resume_state(state))
@@ -105,7 +105,7 @@ class StoreWriter(Callback):
         if event.is_best:
             checkpoints.save_weights(self.store, self.run_id, "best", state.model, event.epoch)
         self.store.write_metrics(self.run_id, state.history)
-        self.store.write_status(self.run_id, epochs_done=event.epoch, best_epoch=state.best_epoch,
+        self.store.update(self.run_id, epochs_done=event.epoch, best_epoch=state.best_epoch,
                                 best_val_acc=state.best_val_acc, last_val_acc=event.val_acc,
                                 train_seconds=state.elapsed_seconds)
 
@@ -130,20 +130,39 @@ def restore(state: TrainState, saved: dict) -> None:
     state.first_loss = saved.get("first_loss")
 
 
+def _restore_checked(state: TrainState, saved, run_id: str) -> None:
+    """`restore`, with a checkpoint of the wrong shape or structure told as what it is."""
+    try:
+        if not isinstance(saved, dict):
+            raise TypeError(f"it holds a {type(saved).__name__}, not a checkpoint")
+        restore(state, saved)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunError(f"checkpoint_last.pt of run {run_id} does not fit this run's model or settings "
+                       f"({first}); clone the run into Train to start it afresh") from None
+
+
 # ---- running -------------------------------------------------------------------------------
 
 def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, callbacks=(),
         stop_event: threading.Event | None = None, progress=None) -> FitResult:
     """Train the run folder `run_id` (created by `store.create`), or continue it with `resume`.
 
-    Never raises for problems a person must fix: they end the run as `failed` with the message.
+    Never raises: every way a run can end, a bug included, ends in a terminal status with a
+    message that says what to do, and the run's ownership is released so no reader sees it
+    "running" afterwards — even when the disk is too full to record the ending.
     """
-    cfg = store.read_config(run_id)
-    store.write_status(run_id, status="running", message="loading data…", **owner_fields())
     try:
+        store.claim(run_id)
+    except (RunError, OSError) as exc:  # someone else's run: leave its status alone
+        return FitResult("failed", str(exc), 0, 0, 0.0)
+    result_fields = {}
+    try:
+        cfg = store.read_config(run_id)
+        store.transition(run_id, "running", "loading data…")
         prep = prepare(cfg, data_dir=data_dir, progress=progress)
-        if resume and (store.path(run_id) / "checkpoint_last.pt").exists():
-            restore(prep.state, checkpoints.load_resume_state(store, run_id))
+        if resume and checkpoints.has_resume_state(store, run_id):
+            _restore_checked(prep.state, checkpoints.load_resume_state(store, run_id), run_id)
             store.write_metrics(run_id, prep.state.history)
         writer = StoreWriter(store, run_id, prep)
         result = fit(prep.state, prep.train, prep.val, cfg, prep.normalize,
@@ -151,23 +170,42 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
         if prep.state.epoch:
             _final_predictions(store, run_id, prep)
         result_fields = {"best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc}
-    except (ConfigError, data.DatasetError, models.ModelError, DeviceError, RunError) as exc:
-        result = FitResult("failed", str(exc), 0, 0, 0.0)
-        result_fields = {}
-    except OSError as exc:
-        where = getattr(exc, "filename", None) or store.path(run_id)
-        result = FitResult("failed", f"could not save to {where}: {exc.strerror or exc} — free disk space "
-                           "or fix permissions, then resume the run", 0, 0, 0.0)
-        result_fields = {}
-    except (torch.OutOfMemoryError, RuntimeError) as exc:
-        if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
-            raise
-        result = FitResult("failed", "the device ran out of memory — choose a smaller batch size or "
-                           "model; completed epochs are kept and the run can be resumed", 0, 0, 0.0)
-        result_fields = {}
-    store.write_status(run_id, status=result.status, message=result.message, finished_at=time.time(),
-                       **result_fields)
+    except BaseException as exc:  # noqa: BLE001 - a run must end in a status that tells the truth
+        result = FitResult("failed", failure_message(exc, store, run_id), 0, 0, 0.0)
+        if not isinstance(exc, Exception):
+            _end(store, run_id, result, {})
+            raise  # KeyboardInterrupt / SystemExit: recorded, then passed on
+    _end(store, run_id, result, result_fields)
     return result
+
+
+def _end(store: RunStore, run_id: str, result: FitResult, result_fields: dict) -> None:
+    try:
+        store.transition(run_id, result.status, result.message, finished_at=time.time(), **result_fields)
+    except (OSError, RunError) as exc:
+        # e.g. the disk is full: the status file keeps saying "running", but the released lease
+        # below makes every reader show the run as interrupted (and resumable)
+        result.message += f" (the ending could not be recorded: {getattr(exc, 'strerror', None) or exc})"
+    finally:
+        store.release(run_id)
+
+
+def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:
+    """What a person reads when a run fails: the cause and what to do about it."""
+    if isinstance(exc, (ConfigError, data.DatasetError, models.ModelError, DeviceError, RunError)):
+        return str(exc)
+    if isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError)
+                                                   and "can't allocate memory" in str(exc)):
+        return ("the device ran out of memory — choose a smaller batch size or model; completed epochs "
+                "are kept and the run can be resumed")
+    if isinstance(exc, OSError):
+        where = getattr(exc, "filename", None) or store.root
+        return (f"could not save to {where}: {exc.strerror or exc} — free disk space or fix permissions, "
+                "then resume the run")
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted from the keyboard; resume continues from the last completed epoch"
+    return (f"unexpected error: {type(exc).__name__}: {exc} — completed epochs are kept; resume the run, "
+            "and report this if it happens again")
 
 
 def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
@@ -186,7 +224,7 @@ def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
     labels = prep.test.labels.cpu()
     for which, r in results.items():
         checkpoints.save_predictions(store, run_id, which, labels, r["preds"], r["probs"], r["losses"])
-    store.write_status(run_id, test_acc=last["acc"], test_loss=last["loss"], best_test_acc=results["best"]["acc"])
+    store.update(run_id, test_acc=last["acc"], test_loss=last["loss"], best_test_acc=results["best"]["acc"])
 
 
 def new_run(store: RunStore, cfg: RunConfig, **kwargs) -> tuple[str, FitResult]:
@@ -196,10 +234,13 @@ def new_run(store: RunStore, cfg: RunConfig, **kwargs) -> tuple[str, FitResult]:
 
 
 def load_model(store: RunStore, run_id: str, which: str = "best"):
-    """(model in eval mode on the CPU, model.json meta) ready for inference."""
+    """(model in eval mode on the CPU, its ModelMeta) ready for inference; RunError says why not."""
     cfg = store.read_config(run_id)
-    meta = store.read_json(run_id, "model.json")
-    model = models.build_model(cfg.arch, tuple(meta["image_shape"]), len(meta["classes"]), cfg.custom_layers)
+    meta = store.read_model(run_id)
+    try:
+        model = models.build_model(cfg.arch, meta.image_shape, len(meta.classes), cfg.custom_layers)
+    except models.ModelError as exc:
+        raise RunError(f"run {run_id}: {exc}") from None
     try:
         model.load_state_dict(checkpoints.load_weights(store, run_id, which))
     except RuntimeError as exc:

@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from core import metrics, models, tables
+from core import run_files as files
 from core.inspect import InspectError, grad_cam, saliency
 from ui import evaluation, gallery, runpicker, state
 from ui.images import to_pil
@@ -38,23 +39,6 @@ def _analysis(root: str, run_id: str, which: str, mtime: float, classes: tuple, 
             "loss": float(np.mean(_preds["losses"])) if len(y) else 0.0, "errors": int((y != p).sum())}
 
 
-def _meta(rec) -> dict:
-    try:
-        meta = state.store().read_json(rec.run_id, "model.json")
-        meta["classes"] = [str(c) for c in meta["classes"]]
-        return meta
-    except (OSError, ValueError, KeyError) as exc:
-        st.error(f"Run {rec.run_id} has no readable model.json ({exc}); it cannot be evaluated.")
-        st.stop()
-
-
-def _mtime(rec, which: str) -> float:
-    try:
-        return (rec.path / f"predictions_{which}.safetensors").stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 # ---- confusion matrix ----------------------------------------------------------------------------
 
 def _on_cell(chart_key: str, run_id: str) -> None:
@@ -76,7 +60,7 @@ def _confusion(rec, which: str, result: dict, classes: list[str]) -> None:
     st.subheader("Confusion matrix")
     shown = st.segmented_control("Show", ["counts", "share of true class"], default="counts",
                                  key="evaluate_cm_mode")
-    fig = _confusion_figure(str(state.store().root), rec.run_id, which, _mtime(rec, which),
+    fig = _confusion_figure(str(state.store().root), rec.run_id, which, runpicker.mtime(rec, files.predictions(which)),
                             shown == "share of true class", tuple(classes), result["cm"])
     chart_key = f"evaluate_cm_{rec.run_id}"
     st.plotly_chart(fig, key=chart_key, on_select=partial(_on_cell, chart_key, rec.run_id),
@@ -206,7 +190,7 @@ def _start_galleries_afresh_for(run_id: str, which: str) -> None:
 rec, which = runpicker.pick_run_and_weights("evaluate", where="the Evaluate page", needs_predictions=True)
 _start_galleries_afresh_for(rec.run_id, which)
 preds = runpicker.load_predictions(rec, which)
-meta = _meta(rec)
+meta = runpicker.load_meta(rec)
 classes = meta["classes"]
 images = runpicker.load_test_images(rec)
 if len(images) != len(preds["labels"]):
@@ -214,10 +198,10 @@ if len(images) != len(preds["labels"]):
              f"on {len(preds['labels']):,}; the dataset changed since training, so images and predictions no "
              "longer match. Train the run again to evaluate it.")
     st.stop()
-result = _analysis(str(state.store().root), rec.run_id, which, _mtime(rec, which), tuple(classes), preds)
+result = _analysis(str(state.store().root), rec.run_id, which, runpicker.mtime(rec, files.predictions(which)), tuple(classes), preds)
 
 tiles = st.columns(4)
-reported = tables.reported(rec.status)
+reported = tables.reported(rec.status.preset)
 tiles[0].metric("Test accuracy", f"{result['averages']['accuracy']:.2%}",
                 help=f"The tutorial this preset reproduces reported {reported}." if reported else None)
 tiles[1].metric("Mean test loss", f"{result['loss']:.4f}")

@@ -61,7 +61,7 @@ if not runs:
 for rec in runs:
     a, b = st.columns([5, 1])
     a.write(run_label(rec) if rec.config and not rec.damaged else f"{rec.run_id} — damaged: {rec.damaged}")
-    if not rec.damaged and rec.status.get("epochs_done") and b.button("Evaluate", key=f"home_eval_{rec.run_id}"):
+    if not rec.damaged and rec.epochs_done and b.button("Evaluate", key=f"home_eval_{rec.run_id}"):
         st.session_state[state.SELECTED_RUN] = rec.run_id
         st.switch_page(state.EVALUATE)
 st.page_link(state.RUNS, label="All runs", icon=":material/table_chart:")

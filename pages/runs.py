@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core import compare, metrics, tables
+from core import compare, metrics, run_files, tables
 from core.runs import RunError
 from ui import compare as compare_figs
 from ui import evaluation, runpicker, state
@@ -82,8 +82,6 @@ def _selectable_table(view: pd.DataFrame) -> list[str]:
     digest = hashlib.md5("|".join(visible).encode()).hexdigest()[:10]
     generation = st.session_state.get("runs_table_generation", 0)
     shown = as_percent(view, ("best_val_acc", "final_val_acc", "test_acc"))
-    # a completed run's message ("finished 5 epochs") is noise; keep the ones that explain a problem
-    shown["message"] = shown["message"].where(shown["status"] != "completed", "")
     event = st.dataframe(
         shown, key=f"runs_table_{digest}_{generation}", hide_index=True, column_config=COLUMN_CONFIG,
         column_order=COLUMN_ORDER, placeholder="—",
@@ -140,7 +138,7 @@ def _delete(rec) -> None:
 
 
 def _navigate(rec) -> None:
-    has_predictions = (rec.path / "predictions_best.safetensors").exists()
+    has_predictions = rec.has_predictions("best")
     cols = st.columns(3)
     if cols[0].button("Open in Evaluate", key="runs_open_evaluate", icon=":material/fact_check:",
                       disabled=not has_predictions, width="stretch",
@@ -152,7 +150,7 @@ def _navigate(rec) -> None:
                       help="load this run's settings into the Train form"):
         st.session_state[state.TRAIN_PREFILL] = rec.config.to_dict()
         st.switch_page(state.TRAIN)
-    resumable = rec.state in ("stopped", "interrupted", "failed")
+    resumable = rec.resumable
     if cols[2].button("Resume", key="runs_resume", icon=":material/resume:", disabled=not resumable,
                       width="stretch", help="continue from the last completed epoch" if resumable
                       else "only stopped, interrupted or failed runs can be resumed"):
@@ -166,11 +164,11 @@ def _navigate(rec) -> None:
 
 
 def _downloads(rec) -> None:
-    files = [(f"weights_{w}.safetensors", f"Weights ({w})", "application/octet-stream") for w in ("best", "last")]
-    files += [("metrics.csv", "Metrics CSV", "text/csv"), ("config.json", "Config JSON", "application/json")]
+    files = [(run_files.weights(w), f"Weights ({w})", "application/octet-stream") for w in ("best", "last")]
+    files += [(run_files.METRICS, "Metrics CSV", "text/csv"), (run_files.CONFIG, "Config JSON", "application/json")]
     cols = st.columns(len(files) + 1)
     for col, (name, label, mime) in zip(cols, files):
-        path = rec.path / name
+        path = store.file(rec.run_id, name)
         # a callable is read only when clicked: listing the page never loads weights
         col.download_button(label, data=lambda p=path: p.read_bytes(), file_name=f"{rec.run_id}_{name}",
                             mime=mime, key=f"runs_download_{name}", icon=":material/download:",
@@ -183,12 +181,12 @@ def _downloads(rec) -> None:
 def _one_run(rec) -> None:
     with st.container(border=True):
         st.subheader(rec.name)
-        st.caption(f"`{rec.run_id}` · {rec.state}" + (f" · {rec.status.get('epochs_done', 0)}/"
+        st.caption(f"`{rec.run_id}` · {rec.state}" + (f" · {rec.epochs_done}/"
                    f"{rec.config.epochs} epochs" if rec.config else ""))
         if rec.damaged:
             st.error(f"This run folder is damaged: {rec.damaged}. You can still download or delete it.")
-        elif rec.status.get("message") and rec.state in ("failed", "stopped", "interrupted"):
-            st.warning(rec.status["message"])
+        elif rec.message and (rec.state in ("failed", "stopped", "interrupted") or rec.problems):
+            st.warning(rec.message)
         if not rec.damaged:
             _navigate(rec)
             _rename(rec)
@@ -200,8 +198,8 @@ def _one_run(rec) -> None:
 
 def _classes(rec) -> list[str] | None:
     try:
-        return list(store.read_json(rec.run_id, "model.json")["classes"])
-    except (OSError, ValueError, KeyError):
+        return list(store.read_model(rec.run_id).classes)
+    except RunError:
         return None
 
 
@@ -248,7 +246,7 @@ def _compare_predictions(selected, labels) -> None:
     shown = 0
     for label, rec in zip(labels, selected):
         classes = _classes(rec)
-        if classes is None or not (rec.path / "predictions_best.safetensors").exists():
+        if classes is None or not rec.has_predictions("best"):
             missing.append(label)
             continue
         preds = runpicker.load_predictions(rec, "best")

@@ -41,6 +41,17 @@ def no_machine_datasets(monkeypatch, tmp_path):
     data.clear_cache()
 
 
+def put_status(store, run_id: str, **fields) -> None:
+    """Write fields into status.json as a test needs them, bypassing the lifecycle (as a file
+    edited by hand or left by another version would)."""
+    import json
+
+    from core import run_files
+
+    path = store.file(run_id, run_files.STATUS)
+    run_files.atomic_write_json(path, {**json.loads(path.read_text()), **fields})
+
+
 @pytest.fixture
 def store(tmp_path):
     from core.runs import RunStore

@@ -78,7 +78,7 @@ def test_fast_presets_train_from_the_cli_and_metrics_show_when_the_bar_is_met(na
     assert "completed" in capsys.readouterr().out
     store = RunStore(ck)
     rec = store.list()[0]
-    assert rec.status["preset"] == name and rec.config.arch == "fast_cnn" and rec.config.schedule == "onecycle"
+    assert rec.status.preset == name and rec.config.arch == "fast_cnn" and rec.config.schedule == "onecycle"
     rows = store.read_metrics(rec.run_id)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[-1]["elapsed_seconds"] == pytest.approx(sum(r["epoch_seconds"] for r in rows))

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from core import compare
 from core.config import RunConfig
-from core.runs import RunRecord
+from core.runs import RunRecord, RunStatus
 
 
 def record(run_id, name, cfg=None, metrics=(), **status):
-    return RunRecord(run_id, Path("/nowhere") / run_id, status={"name": name, "status": "completed", **status},
+    return RunRecord(run_id, Path("/nowhere") / run_id, status=RunStatus.parse({"name": name, "status": "completed", **status}),
                      config=cfg if cfg is not None else RunConfig(), metrics=list(metrics))
 
 

@@ -103,9 +103,9 @@ def _check_intact_after_kill(ck: Path, run_id: str, pid: int, min_epochs: int, e
     store = RunStore(ck)
     folder = store.path(run_id)
     status = store.read_status(run_id)
-    assert status["status"] == "running", status       # nobody was alive to say otherwise
-    assert status["pid"] == pid
-    done = status["epochs_done"]
+    assert status.status == "running", status       # nobody was alive to say otherwise
+    assert status.pid == pid
+    done = status.epochs_done
     assert min_epochs <= done < epochs, status
 
     # metrics.csv: a whole file, one row per completed epoch, every number finite
@@ -131,7 +131,7 @@ def _check_intact_after_kill(ck: Path, run_id: str, pid: int, min_epochs: int, e
     assert set(checkpoints.load_weights(store, run_id, "last")) == set(model.state_dict())
     ds = data.load("mnist_sample")
     test = Batches(ds.test.images, ds.test.labels)
-    acc = evaluate(model, test, normalizer(meta["mean"], meta["std"], "cpu"))["acc"]
+    acc = evaluate(model, test, normalizer(meta.mean, meta.std, "cpu"))["acc"]
     assert rows == [dict(r) for r in saved["history"][:len(rows)]]  # the CSV round-trips exactly
     assert acc == pytest.approx(saved["history"][w_last - 1]["val_acc"], abs=2 / len(test))
     best, _ = trainer.load_model(store, run_id, "best")
@@ -143,7 +143,8 @@ def _check_intact_after_kill(ck: Path, run_id: str, pid: int, min_epochs: int, e
     (folder / ".weights_last.safetensors.crash2.tmp").write_bytes(b"\x00" * 100)
     (ck / ".half-created.tmp").mkdir()
     [rec] = store.list()
-    assert rec.run_id == run_id and not rec.damaged and rec.state == "running"
+    # status.json still says running, but every reader sees at once that its owner is gone
+    assert rec.run_id == run_id and not rec.damaged and rec.state == "interrupted" and rec.resumable
     assert rec.metrics == rows
     assert checkpoints.load_weights(store, run_id, "last").keys() == model.state_dict().keys()
     names = zipfile.ZipFile(io.BytesIO(store.export_zip(run_id))).namelist()
@@ -166,9 +167,9 @@ def _compare_runs(resumed: tuple[Path, str], reference: tuple[Path, str], epochs
     for prev, row in itertools.pairwise(a):
         assert row["elapsed_seconds"] == pytest.approx(prev["elapsed_seconds"] + row["epoch_seconds"], abs=1e-6)
     sa, sb = store_a.read_status(run_a), store_b.read_status(run_b)
-    assert sa["status"] == sb["status"] == "completed"
+    assert sa.status == sb.status == "completed"
     for key in ("epochs_done", "test_acc", "test_loss", "best_test_acc", "best_epoch", "best_val_acc"):
-        assert sa[key] == sb[key], key
+        assert getattr(sa, key) == getattr(sb, key), key
     for which in ("last", "best"):
         wa, wb = checkpoints.load_weights(store_a, run_a, which), checkpoints.load_weights(store_b, run_b, which)
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), which
@@ -199,7 +200,7 @@ def test_cli_run_killed_mid_epoch_keeps_its_epochs_and_resumes_to_the_same_resul
         assert store.mark_interrupted() == [run_id]
         assert victim.wait(10) == -signal.SIGKILL
         status = store.read_status(run_id)
-        assert status["status"] == "interrupted" and "resume continues" in status["message"]
+        assert status.status == "interrupted" and "resume continues" in status.message
         assert store.mark_interrupted() == []
 
         resumer = _cli(crashed, ["resume", run_id], resume_log)
@@ -278,7 +279,7 @@ def test_server_killed_mid_epoch_is_marked_interrupted_by_the_next_server_and_re
         # a fresh server on the same folder: its job runner (made when a page first renders)
         # finds the dead owner and marks the run interrupted
         server2, url2 = _start_server(ck, tmp_path / "server2.log")
-        assert RunStore(ck).read_status(run_id)["status"] == "running"
+        assert RunStore(ck).read_status(run_id).status == "running"
         page.goto(url2)
         page.get_by_text("Start in one click").wait_for(timeout=60_000)
         status = _wait_until("the run marked interrupted",

@@ -36,15 +36,15 @@ def test_a_run_learns_and_writes_everything_the_dashboard_reads(store, synthetic
     assert [r["epoch"] for r in metrics] == [1, 2, 3, 4]
     assert metrics[-1]["val_acc"] > 0.9 and metrics[-1]["train_loss"] < metrics[0]["train_loss"]
     status = store.read_status(run_id)
-    assert status["status"] == "completed" and status["epochs_done"] == 4
-    assert status["best_epoch"] == max(metrics, key=lambda r: r["val_acc"])["epoch"]
+    assert status.status == "completed" and status.epochs_done == 4
+    assert status.best_epoch == max(metrics, key=lambda r: r["val_acc"])["epoch"]
     preds = checkpoints.load_predictions(store, run_id, "last")
     n = len(synthetic.test)
     assert preds["probs"].shape == (n, 4) and preds["preds"].shape == (n,) and preds["losses"].shape == (n,)
     assert torch.allclose(preds["probs"].sum(1), torch.ones(n), atol=1e-4)
-    assert (preds["preds"] == preds["labels"]).float().mean().item() == pytest.approx(status["test_acc"])
+    assert (preds["preds"] == preds["labels"]).float().mean().item() == pytest.approx(status.test_acc)
     model, meta = trainer.load_model(store, run_id, "best")
-    assert meta["classes"] == synthetic.classes and not model.training
+    assert list(meta.classes) == synthetic.classes and not model.training
 
 
 def test_stop_ends_within_one_batch_and_keeps_the_last_completed_epoch(store, synthetic):
@@ -55,7 +55,7 @@ def test_stop_ends_within_one_batch_and_keeps_the_last_completed_epoch(store, sy
     assert result.status == "stopped" and result.epochs_done == 1
     assert spy.batches_seen[-1] == (2, 3)  # no batch ran after the stop request
     assert [r["epoch"] for r in store.read_metrics(run_id)] == [1]
-    assert store.read_status(run_id)["status"] == "stopped"
+    assert store.read_status(run_id).status == "stopped"
     assert checkpoints.load_resume_state(store, run_id)["epoch"] == 1
 
 
@@ -85,7 +85,7 @@ def test_nan_loss_stops_with_a_clear_reason_and_keeps_the_best_checkpoint(store,
     assert result.status == "failed"
     assert "at epoch 2" in result.message and "try a smaller learning rate" in result.message
     assert ("NaN" in result.message) or ("infinite" in result.message)
-    assert store.read_status(run_id)["status"] == "failed"
+    assert store.read_status(run_id).status == "failed"
     weights = checkpoints.load_weights(store, run_id, "best")
     assert all(torch.isfinite(w).all() for w in weights.values())
 
@@ -124,7 +124,7 @@ def test_disk_error_while_saving_fails_with_where_and_keeps_the_previous_checkpo
     assert result.status == "failed"
     assert "No space left on device" in result.message and "weights_last.safetensors" in result.message
     assert checkpoints.load_weights(store, run_id, "last")  # epoch 1's weights still load
-    assert store.read_status(run_id)["status"] == "failed"
+    assert store.read_status(run_id).status == "failed"
 
 
 def test_lr_finder_suggests_a_learning_rate_and_leaves_the_model_alone(synthetic):
@@ -149,7 +149,7 @@ def test_running_out_of_memory_fails_the_run_with_advice(store, synthetic, monke
     monkeypatch.setattr(tr, "fit", no_memory)
     run_id, result = trainer.new_run(store, cfg())
     assert result.status == "failed" and "ran out of memory" in result.message
-    assert store.read_status(run_id)["status"] == "failed"
+    assert store.read_status(run_id).status == "failed"
 
 
 def test_the_mixed_precision_path_learns_and_saves_float32(store, synthetic, monkeypatch):

@@ -41,12 +41,12 @@ def test_two_submissions_at_once_give_one_running_and_one_queued(runner, store):
     assert len(ids) == 2 and len(set(ids)) == 2
     assert snap["live"].run_id in ids and [j.run_id for j in snap["queue"]] == [i for i in ids if i != snap["live"].run_id]
     queued = snap["queue"][0].run_id
-    assert store.read_status(queued)["status"] == "queued"
+    assert store.read_status(queued).status == "queued"
     assert runner.cancel(queued)
-    assert store.read_status(queued)["status"] == "stopped"
+    assert store.read_status(queued).status == "stopped"
     assert runner.stop()
     assert runner.wait_idle(30)
-    assert store.read_status(snap["live"].run_id)["status"] == "stopped"
+    assert store.read_status(snap["live"].run_id).status == "stopped"
 
 
 def test_live_snapshot_has_progress_and_epoch_rows(runner):
@@ -62,9 +62,9 @@ def test_the_runner_survives_a_failing_run_and_trains_the_next(runner, store):
     bad = runner.submit(RunConfig(dataset="mnist", epochs=1))  # not downloaded in the test's data dir
     good = runner.submit(cfg(epochs=1))
     assert runner.wait_idle(60)
-    assert store.read_status(bad)["status"] == "failed"
-    assert "python -m core download mnist" in store.read_status(bad)["message"]
-    assert store.read_status(good)["status"] == "completed"
+    assert store.read_status(bad).status == "failed"
+    assert "python -m core download mnist" in store.read_status(bad).message
+    assert store.read_status(good).status == "completed"
 
 
 def test_invalid_config_is_refused_before_anything_is_queued(runner, store):
@@ -76,15 +76,15 @@ def test_invalid_config_is_refused_before_anything_is_queued(runner, store):
 
 def test_resume_of_a_stopped_run_through_the_runner(runner, store):
     run_id = runner.submit(cfg(epochs=40))
-    assert wait_for(lambda: store.read_status(run_id).get("epochs_done", 0) >= 1)
+    assert wait_for(lambda: store.read_status(run_id).epochs_done >= 1)
     runner.stop()
     assert runner.wait_idle(30)
-    assert store.read_status(run_id)["status"] == "stopped"
+    assert store.read_status(run_id).status == "stopped"
     store_cfg = store.read_config(run_id)
     runner.submit_resume(run_id)
     with pytest.raises(RunError):
         runner.submit_resume(run_id)  # already queued
-    assert wait_for(lambda: store.read_status(run_id).get("status") == "running")
+    assert wait_for(lambda: store.read_status(run_id).status == "running")
     runner.stop()
     assert runner.wait_idle(30)
     assert store.read_config(run_id) == store_cfg

@@ -11,6 +11,7 @@ import pytest
 from core import tables
 from core.config import RunConfig
 from core.runs import LISTING_FILES, RunStore
+from tests.conftest import put_status
 from ui import state
 
 HEAVY = ("weights_last.safetensors", "weights_best.safetensors", "checkpoint_last.pt",
@@ -47,8 +48,8 @@ def make_runs(store: RunStore, n: int) -> list[str]:
         store.write_metrics(run_id, [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.9, "val_loss": 1 / e,
                                       "val_acc": 0.9 + e / 100, "lr": 0.01, "epoch_seconds": 1.0,
                                       "elapsed_seconds": float(e)} for e in (1, 2, 3)])
-        store.write_status(run_id, status="completed", epochs_done=3, best_val_acc=0.93, name=f"run {i}",
-                           created_at=1_700_000_000 + i)
+        put_status(store, run_id, status="completed", epochs_done=3, best_val_acc=0.93, name=f"run {i}",
+                   created_at=1_700_000_000 + i)
         for name in HEAVY:
             (store.path(run_id) / name).write_bytes(b"not a tensor file")
         ids.append(run_id)
@@ -89,14 +90,14 @@ def test_listing_sees_every_change_on_disk(store):
     assert {r.run_id: r.state for r in store.list()} == {a: "completed", b: "completed"}
     # writes in quick succession (within one file-time tick) are still seen
     for status in ("stopped", "failed", "interrupted"):
-        store.write_status(a, status=status)
+        put_status(store, a, status=status)
         assert store.record(a).state == status
     store.rename(b, "renamed")
     store.write_metrics(b, [])
     rec = {r.run_id: r for r in store.list()}[b]
     assert rec.name == "renamed" and rec.metrics == []
     (store.path(b) / "config.json").write_text("{ not json")  # edited in place by hand
-    assert store.record(b).damaged.startswith("unreadable")
+    assert store.record(b).damaged.startswith("config.json is not valid JSON")
     store.delete(a)
     assert [r.run_id for r in store.list()] == [b]
 
@@ -105,8 +106,8 @@ def test_a_run_written_by_another_process_is_seen(store, tmp_path):
     (run_id,) = make_runs(store, 1)
     store.list()
     other = RunStore(tmp_path / "checkpoints")  # e.g. the CLI training into the same folder
-    other.write_status(run_id, status="running", epochs_done=1)
-    assert store.record(run_id).status["epochs_done"] == 1
+    other.update(run_id, epochs_done=1)
+    assert store.record(run_id).status.epochs_done == 1
 
 
 @pytest.mark.parametrize("missing", LISTING_FILES)
@@ -116,4 +117,4 @@ def test_a_listing_file_that_disappears_marks_the_run_damaged(store, missing):
     (store.path(run_id) / missing).unlink()
     rec = store.record(run_id)
     # a run without metrics has simply not finished an epoch; without config or status it is damaged
-    assert rec.damaged == ("" if missing == "metrics.csv" else f"missing {missing}")
+    assert rec.damaged == ("" if missing == "metrics.csv" else f"{missing} is missing")

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import trainer
 from core.config import RunConfig
-from core.runs import owner_fields
+from tests.conftest import put_status
 from ui import state
 
 
@@ -49,12 +49,12 @@ def test_table_lists_every_run_with_its_results(app, two_runs, store):
     assert sorted(table["run_id"]) == sorted(two_runs)
     row = table.set_index("run_id").loc[two_runs[1]]
     assert row["optimizer"] == "adam" and row["lr"] == 0.001 and row["status"] == "completed"
-    assert row["best_val_acc"] == pytest.approx(store.read_status(two_runs[1])["best_val_acc"] * 100)  # shown in %
+    assert row["best_val_acc"] == pytest.approx(store.read_status(two_runs[1]).best_val_acc * 100)  # shown in %
 
 
 def test_filters_and_search_narrow_the_table(app, two_runs, store):
     store.rename(two_runs[0], "baseline sgd")
-    store.write_status(two_runs[1], status="stopped")
+    put_status(store, two_runs[1], status="stopped")
     at = open_runs(app)
     at.text_input(key="runs_search").input("BASELINE").run()
     assert at.dataframe[0].value["run_id"].tolist() == [two_runs[0]]
@@ -83,7 +83,7 @@ def test_rename_through_the_form_changes_the_stored_name(app, two_runs, store):
     at = open_runs(app, [run_id])
     at.text_input(key=f"runs_rename_{run_id}").input("my best run")
     next(b for b in at.button if b.label == "Rename").click().run()
-    assert store.read_status(run_id)["name"] == "my best run"
+    assert store.read_status(run_id).name == "my best run"
     # AppTest runs a switched-to page without the router, so the flash is read from the state
     assert "my best run" in at.session_state[state.FLASH][1]
     assert at.subheader[0].value == "my best run"
@@ -91,12 +91,12 @@ def test_rename_through_the_form_changes_the_stored_name(app, two_runs, store):
 
 def test_a_bad_name_is_refused_with_the_store_message(app, two_runs, store):
     run_id = two_runs[0]
-    before = store.read_status(run_id)["name"]
+    before = store.read_status(run_id).name
     at = open_runs(app, [run_id])
     at.text_input(key=f"runs_rename_{run_id}").input("a/b")
     next(b for b in at.button if b.label == "Rename").click().run()
     assert any("cannot contain '/'" in e.value for e in at.error)
-    assert store.read_status(run_id)["name"] == before
+    assert store.read_status(run_id).name == before
 
 
 def test_delete_asks_first_then_removes_the_run(app, two_runs, store):
@@ -112,7 +112,8 @@ def test_delete_asks_first_then_removes_the_run(app, two_runs, store):
 
 def test_delete_is_refused_while_the_run_trains(app, two_runs, store):
     run_id = two_runs[0]
-    store.write_status(run_id, status="running", **owner_fields())
+    store.claim(run_id)  # this process trains it
+    put_status(store, run_id, status="running")
     at = open_runs(app, [run_id])
     at.button(key="runs_delete").click().run()
     at.button(key="runs_delete_confirm").click().run()
@@ -123,7 +124,7 @@ def test_delete_is_refused_while_the_run_trains(app, two_runs, store):
 def test_resume_is_offered_only_for_unfinished_runs(app, two_runs, store):
     at = open_runs(app, [two_runs[0]])
     assert at.button(key="runs_resume").disabled
-    store.write_status(two_runs[0], status="stopped")
+    put_status(store, two_runs[0], status="stopped")
     at = open_runs(app, [two_runs[0]])
     assert not at.button(key="runs_resume").disabled
 

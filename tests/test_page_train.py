@@ -60,7 +60,7 @@ def test_train_enqueues_a_valid_config_and_the_live_panel_shows_it(app):
     assert any("started" in s.value for s in app.success)
     assert state.runner().wait_idle(120)
     app.run()
-    assert state.store().read_status(runs[0].run_id)["status"] == "completed"
+    assert state.store().read_status(runs[0].run_id).status == "completed"
     assert any("completed" in s.value for s in app.success)
 
 

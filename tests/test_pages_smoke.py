@@ -54,7 +54,7 @@ def test_no_page_crashes_on_damaged_run_folders(app, damaged_runs, page):
 def test_runs_page_lists_damaged_folders_with_their_reason(app, damaged_runs):
     app.switch_page(state.RUNS).run()
     text = app.dataframe[0].value.to_string()
-    assert "missing status.json" in text and "missing config.json" in text and "unreadable" in text
+    assert "status.json is missing" in text and "config.json is missing" in text and "not valid JSON" in text
 
 
 def test_two_tabs_see_the_same_job(app, synthetic):

@@ -37,8 +37,7 @@ def test_comparison_pairs_change_only_the_question_they_ask():
 
 
 def test_runs_started_from_a_preset_show_the_tutorials_number(store):
-    run_id = store.create(presets.get("lenet5_mnist").config)
-    store.write_status(run_id, preset="lenet5_mnist")
+    run_id = store.create(presets.get("lenet5_mnist").config, preset="lenet5_mnist")
     other = store.create(RunConfig())
     table = runs_table(store.list()).set_index("run_id")
     assert table.loc[run_id, "reported"] == "≈ 98% test"

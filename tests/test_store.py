@@ -14,7 +14,7 @@ def test_run_ids_are_readable_and_unique(store):
     a = store.create(RunConfig(dataset="mnist_sample", arch="lenet5"))
     b = store.create(RunConfig(dataset="mnist_sample", arch="lenet5"))
     assert a != b and "mnist_sample-lenet5" in a
-    assert store.read_status(a)["status"] == "queued"
+    assert store.read_status(a).status == "queued"
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", "..", "", ".hidden", "x" * 200, "a\\b"])
@@ -46,8 +46,8 @@ def test_damaged_folders_are_listed_with_a_reason_and_others_still_work(store):
     (store.path(bad_cfg) / "config.json").write_text(json.dumps({"epochs": "lots"}))
     records = {r.run_id: r for r in store.list()}
     assert records[good].damaged == ""
-    assert "missing status.json" in records["copied-by-hand"].damaged
-    assert records[bad_json].damaged.startswith("unreadable")
+    assert "status.json is missing" in records["copied-by-hand"].damaged
+    assert records[bad_json].damaged.startswith("status.json is not valid JSON")
     assert "epochs" in records[bad_cfg].damaged
     assert records[bad_json].state == "damaged"
 
@@ -79,7 +79,7 @@ def test_a_checkpoint_crafted_to_run_code_is_refused_and_never_executed(store, t
 def test_rename_sanitises_and_refuses_bad_names(store):
     run_id = store.create(RunConfig())
     store.rename(run_id, "  Adam   vs SGD  ✓ ")
-    assert store.read_status(run_id)["name"] == "Adam vs SGD ✓"
+    assert store.read_status(run_id).name == "Adam vs SGD ✓"
     for bad in ["a/b", "..", "x" * 81, "", "bad\x00name"]:
         with pytest.raises(RunError):
             store.rename(run_id, bad)
@@ -88,7 +88,7 @@ def test_rename_sanitises_and_refuses_bad_names(store):
 
 def test_rename_and_delete_are_refused_while_the_run_trains(store):
     run_id = store.create(RunConfig())
-    store.write_status(run_id, status="running")  # owned by this (alive) process
+    store.transition(run_id, "running")  # owned by this (alive) process
     with pytest.raises(RunError, match="stop it"):
         store.delete(run_id)
     with pytest.raises(RunError, match="stop it"):
@@ -98,9 +98,10 @@ def test_rename_and_delete_are_refused_while_the_run_trains(store):
 
 def test_runs_of_dead_processes_are_marked_interrupted(store):
     run_id = store.create(RunConfig())
-    store.write_status(run_id, status="running", pid=2**22 + 12345)
+    store.transition(run_id, "running")
+    store.release(run_id)  # as when the process that owned it died
     assert store.mark_interrupted() == [run_id]
-    assert store.read_status(run_id)["status"] == "interrupted"
+    assert store.read_status(run_id).status == "interrupted"
     store.delete(run_id)
     assert not store.exists(run_id)
 

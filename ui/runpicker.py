@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core import checkpoints, data, trainer
+from core import run_files as files
 from core.runs import RunError, RunRecord
 from core.tables import run_label
 from ui import state
@@ -12,16 +13,14 @@ from ui import state
 
 def trained_runs() -> list[RunRecord]:
     """Runs with saved weights (at least one completed epoch), newest first."""
-    return [r for r in state.store().list()
-            if not r.damaged and r.status.get("epochs_done", 0) > 0
-            and (r.path / "weights_best.safetensors").exists()]
+    return [r for r in state.store().list() if not r.damaged and r.epochs_done > 0 and r.has_weights("best")]
 
 
 def pick_run(*, key: str, needs_predictions: bool = False, where: str = "this page") -> RunRecord:
     """A run selector remembering the choice across pages; stops the page when there is none."""
     runs = trained_runs()
     if needs_predictions:
-        runs = [r for r in runs if (r.path / "predictions_best.safetensors").exists()]
+        runs = [r for r in runs if r.has_predictions("best")]
     if not runs:
         st.info(f"There is no trained run to show on {where} yet. Train one first — the preset "
                 "“LeNet-5 on the MNIST sample” takes about ten seconds and works offline.")
@@ -52,24 +51,36 @@ def pick_checkpoint(key: str) -> str:
     return which or "best"
 
 
-def _mtime(rec: RunRecord, name: str) -> float:
+def mtime(rec: RunRecord, name: str) -> float:
+    """When a run file last changed: the cache key that drops stale models and predictions."""
     try:
-        return (rec.path / name).stat().st_mtime
+        return state.store().file(rec.run_id, name).stat().st_mtime
     except OSError:
         return 0.0
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _model(root: str, run_id: str, which: str, mtime: float):
-    return trainer.load_model(state.store(), run_id, which)
+    model, meta = trainer.load_model(state.store(), run_id, which)
+    return model, meta.to_dict()
 
 
 def load_model(rec: RunRecord, which: str):
-    """(model, meta) for inference; a damaged run shows its reason and stops the page."""
+    """(model, model.json as a validated dict) for inference; a damaged run shows its reason and
+    stops the page."""
     try:
-        return _model(str(state.store().root), rec.run_id, which, _mtime(rec, f"weights_{which}.safetensors"))
-    except (RunError, OSError, ValueError, KeyError) as exc:
+        return _model(str(state.store().root), rec.run_id, which, mtime(rec, files.weights(which)))
+    except (RunError, OSError) as exc:
         st.error(f"Run {rec.run_id} cannot be loaded: {exc}")
+        st.stop()
+
+
+def load_meta(rec: RunRecord) -> dict:
+    """model.json of a run, validated; a damaged one shows its reason and stops the page."""
+    try:
+        return state.store().read_model(rec.run_id).to_dict()
+    except RunError as exc:
+        st.error(str(exc))
         st.stop()
 
 
@@ -80,8 +91,7 @@ def _predictions(root: str, run_id: str, which: str, mtime: float) -> dict:
 
 def load_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
     try:
-        return _predictions(str(state.store().root), rec.run_id, which,
-                            _mtime(rec, f"predictions_{which}.safetensors"))
+        return _predictions(str(state.store().root), rec.run_id, which, mtime(rec, files.predictions(which)))
     except (RunError, OSError) as exc:
         st.error(f"Predictions of run {rec.run_id} cannot be read: {exc}")
         st.stop()

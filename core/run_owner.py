@@ -1,0 +1,147 @@
+"""Who is training a run: an exclusive lock on the run folder's `.owner` file.
+
+A process that queues or trains a run holds `flock(LOCK_EX)` on that file for as long as it does.
+The kernel drops the lock the moment the process exits — a crash, a kill -9, a restart — so any
+reader (the dashboard, `python -m core runs`, another process resuming) can tell at once whether
+a run that status.json calls "running" still has an owner, with no heartbeat and no pid guessing.
+flock locks belong to one open file, so a probe from the owning process itself also sees the
+lock held. Runs written before this file existed fall back to the pid recorded in status.json.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+from pathlib import Path
+
+OWNER_FILE = ".owner"
+STATUS_LOCK = ".status.lock"
+
+
+class Lease:
+    """Held ownership of one run; `release()` (or process exit) gives it up."""
+
+    def __init__(self, fd: int, path: Path):
+        self._fd, self.path = fd, path
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> "Lease":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def claim(folder: Path, *, wait: float = 1.0) -> Lease | None:
+    """Take ownership of the run in `folder`; None when another holder has it. Retries briefly,
+    since a reader's probe holds a shared lock for a few microseconds."""
+    path = Path(folder) / OWNER_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    end = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return Lease(fd, path)
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                os.close(fd)
+                return None
+            time.sleep(0.01)
+        except OSError:
+            os.close(fd)
+            raise
+
+
+def held(folder: Path) -> bool | None:
+    """True while some process holds the run's lease, False when none does, None when the run
+    has no owner file (made before leases existed, or by hand)."""
+    try:
+        fd = os.open(Path(folder) / OWNER_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return True  # cannot look: do not call a run dead on a permission problem
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the shared lock if it was taken
+    return False
+
+
+@contextlib.contextmanager
+def status_lock(folder: Path):
+    """Serialise read-modify-write of status.json between threads and processes."""
+    fd = os.open(Path(folder) / STATUS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+# ---- the fallback for runs without an owner file --------------------------------------------
+
+def pid_alive(pid, host, started) -> bool:
+    """Is the process recorded in status.json (pid + host + start time) still running?"""
+    if not pid:
+        return False
+    if host and host != socket.gethostname():
+        return True  # another machine sharing this folder: we cannot tell, assume alive
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OSError, ValueError, OverflowError):
+        return False
+    return not _exited(int(pid)) and _same_process(int(pid), started)
+
+
+def _exited(pid: int) -> bool:
+    """A killed process whose parent has not reaped it yet (a zombie) still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _same_process(pid: int, started: float | None) -> bool:
+    """Guard against pid reuse: compare the process start time recorded at launch."""
+    if started is None:
+        return True
+    now = process_start_time(pid)
+    return now is None or abs(now - started) < 2.0
+
+
+def process_start_time(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as fh:
+            boot = next(float(line.split()[1]) for line in fh if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, StopIteration, IndexError):
+        return None
+
+
+def owner_fields() -> dict:
+    """Recorded in status.json for people and for the fallback above."""
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "pid_started": process_start_time(pid)}
