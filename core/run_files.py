@@ -165,10 +165,13 @@ class RunStatus:
             if f.name in ("status", "sizes") or f.name not in data:
                 continue
             value = data[f.name]
-            if f.name in texts:
-                values[f.name] = _text(f.name, value)
-            else:
-                values[f.name] = _number(f.name, value, kind=int if f.name in ints else float, minimum=0)
+            try:
+                if f.name in texts:
+                    values[f.name] = _text(f.name, value)
+                else:
+                    values[f.name] = _number(f.name, value, kind=int if f.name in ints else float, minimum=0)
+            except RunFileError as exc:
+                raise RunFileError(f"{STATUS}: {exc}") from None
         if values.get("created_at") is None:
             values["created_at"] = 0.0
         for key in ("name", "message"):
@@ -198,6 +201,14 @@ class ModelMeta:
 
     @classmethod
     def parse(cls, data) -> "ModelMeta":
+        try:
+            return cls._parse(data)
+        except RunFileError as exc:
+            text = str(exc)
+            raise RunFileError(text if MODEL in text else f"{MODEL}: {text}") from None
+
+    @classmethod
+    def _parse(cls, data) -> "ModelMeta":
         if not isinstance(data, dict):
             raise RunFileError(f"{MODEL} must hold a JSON object, got {type(data).__name__}")
         try:

@@ -342,6 +342,8 @@ class RunStore:
             raise RunError(f"run {run_id} already completed all its epochs; clone it to train more")
         if not rec.resumable:
             raise RunError(f"run {run_id} is {rec.state} in another process or queue; stop it there first")
+        if rec.orphaned:  # say so on disk first: once claimed, what the file says counts again
+            self.transition(run_id, "interrupted", ORPHAN_MESSAGES[rec.status.status])
         self.claim(run_id)
         try:
             to = "queued" if queued else "running"
