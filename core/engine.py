@@ -160,6 +160,15 @@ def check_divergence(state: "TrainState", loss: float, epoch: int, step: int) ->
                 f"more than {EXPLODE_FACTOR:g}× the {state.first_loss:.3g} it started at — {hint}")
 
 
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in one pass over `n` images: a last batch of one image breaks BatchNorm, so
+    it is left for the next epoch instead. Schedules, previews and the LR finder all count this way."""
+    batches = math.ceil(n / batch_size)
+    if n > 1 and n % batch_size == 1:
+        batches -= 1
+    return batches
+
+
 def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: int,
                     callbacks=(), stop_event: threading.Event | None = None,
                     autocast=contextlib.nullcontext, channels_last=False) -> dict:
@@ -168,9 +177,7 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
     model.train()
     n = len(data)
     bs = cfg.batch_size
-    batches = math.ceil(n / bs)
-    if n > 1 and n % bs == 1:
-        batches -= 1  # a last batch of one image breaks BatchNorm; it is seen next epoch instead
+    batches = batches_per_epoch(n, bs)
     order = torch.randperm(n, generator=state.generator).to(data.images.device)
     augment = is_active(cfg)
     loss_sum, correct, seen = 0.0, 0, 0

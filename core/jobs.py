@@ -10,10 +10,10 @@ import copy
 import sys
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from core import trainer
+from core import lr_finder, trainer
 from core.config import RunConfig
 from core.engine import Callback
 from core.runs import RunError, RunStore
@@ -27,6 +27,16 @@ class Job:
     name: str
     resume: bool = False
     submitted_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class FinderJob:
+    """An LR range test of a config; it runs in the training thread, so never beside a run."""
+    key: str
+    config: RunConfig
+
+
+MAX_FINDER_RESULTS = 16
 
 
 @dataclass
@@ -126,6 +136,9 @@ class JobRunner:
         self.lock = threading.RLock()
         self._wake = threading.Condition(self.lock)
         self._queue: deque[Job] = deque()
+        self._finder_jobs: deque[FinderJob] = deque()
+        self._finding: str | None = None
+        self._finder_results: OrderedDict[str, object] = OrderedDict()  # key -> LRFinderResult | message
         self._live: LiveRun | None = None
         self._stop_event: threading.Event | None = None
         self.finished: deque[LiveRun] = deque(maxlen=20)
@@ -150,6 +163,28 @@ class JobRunner:
                 raise RunError(f"run {run_id} is already queued or training")
             status = self.store.begin_resume(run_id, queued=True)
             self._enqueue(Job(run_id, status.name or run_id, resume=True))
+
+    def submit_lr_finder(self, cfg: RunConfig) -> str:
+        """Queue an LR range test of `cfg` (ahead of queued runs: it takes seconds); returns its key."""
+        cfg.validate()
+        key = lr_finder.config_key(cfg)
+        with self._wake:
+            if key in self._finder_results or key == self._finding or any(j.key == key for j in self._finder_jobs):
+                return key
+            self._finder_jobs.append(FinderJob(key, cfg))
+            self._wake.notify()
+        return key
+
+    def lr_finder(self, key: str) -> tuple[str | None, object]:
+        """("queued" | "running" | "done", result) of a sweep, or (None, None) for an unknown key."""
+        with self.lock:
+            if key in self._finder_results:
+                return "done", self._finder_results[key]
+            if key == self._finding:
+                return "running", None
+            if any(j.key == key for j in self._finder_jobs):
+                return "queued", None
+        return None, None
 
     def cancel(self, run_id: str) -> bool:
         """Remove a run from the queue before it starts."""
@@ -192,12 +227,20 @@ class JobRunner:
         end = time.time() + timeout
         while time.time() < end:
             with self.lock:
-                if self._live is None and not self._queue:
+                if self._live is None and not self._queue and self._finding is None and not self._finder_jobs:
                     return True
             time.sleep(0.05)
         return False
 
     # ---- worker ----
+    def _sweep(self, finder: FinderJob) -> None:
+        result = lr_finder.run(finder.config, data_dir=self.data_dir)
+        with self.lock:
+            self._finder_results[finder.key] = result
+            while len(self._finder_results) > MAX_FINDER_RESULTS:
+                self._finder_results.popitem(last=False)
+            self._finding = None
+
     def _enqueue(self, job: Job) -> None:
         with self._wake:
             self._queue.append(job)
@@ -206,8 +249,17 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             with self._wake:
-                while not self._queue:
+                while not self._queue and not self._finder_jobs:
                     self._wake.wait()
+                if self._finder_jobs:
+                    finder = self._finder_jobs.popleft()
+                    self._finding = finder.key
+                else:
+                    finder = None
+            if finder is not None:
+                self._sweep(finder)
+                continue
+            with self._wake:
                 job = self._queue.popleft()
                 try:
                     cfg = self.store.read_config(job.run_id)

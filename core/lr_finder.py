@@ -1,16 +1,32 @@
-"""The LR range test (Smith 2015): raise the LR exponentially batch by batch on a copy of the
-model and watch the loss; a good starting LR is where the loss falls fastest."""
+"""The LR range test (Smith 2015): raise the LR exponentially batch by batch and watch the loss; a
+good starting LR is where the loss falls fastest.
+
+It runs through the engine's own `train_one_epoch` on a freshly prepared run (fastai's LRFinder is
+a callback on the same fit for the same reason): the sweep sees exactly the augmentation, label
+smoothing, precision and memory layout that training will. Only the schedule is swapped for the
+sweep, and a subscriber records each batch.
+"""
 from __future__ import annotations
 
-import copy
+import hashlib
+import json
 import math
+import threading
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+from core.engine import (Callback, StopTraining, TrainingDiverged, autocast_for, train_one_epoch,
+                         uses_channels_last)
 
-from core.augment import normalizer
-from core.optim import build_optimizer
+START_LR, END_LR, STEPS = 1e-6, 10.0, 150
+# Fields the sweep does not depend on: it sets the LR itself and runs for STEPS batches.
+IGNORED = ("name", "lr", "schedule", "step_size", "milestones", "gamma", "min_lr", "patience", "warmup_epochs",
+           "epochs", "threads")
+
+
+def config_key(cfg) -> str:
+    """Identifies the sweep a config would run; a result is shown only for configs with its key."""
+    relevant = {k: v for k, v in cfg.to_dict().items() if k not in IGNORED}
+    return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -21,44 +37,79 @@ class LRFinderResult:
     note: str
 
 
-def lr_finder(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg, mean, std, *,
-              start_lr: float = 1e-6, end_lr: float = 10.0, steps: int = 200, smoothing: float = 0.9,
-              device="cpu") -> LRFinderResult:
-    """Sweep on a deep copy: the model passed in is left untouched."""
-    model = copy.deepcopy(model).to(device).train()
-    optimizer = build_optimizer(model.parameters(), cfg.replace(lr=start_lr))
-    normalize = normalizer(mean, std, device)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    n = len(labels)
-    factor = (end_lr / start_lr) ** (1 / max(steps - 1, 1))
-    lrs, losses = [], []
-    avg, best = 0.0, math.inf
-    order = torch.randperm(n, generator=gen)
-    pos = 0
-    for i in range(steps):
-        if pos + cfg.batch_size > n:
-            order, pos = torch.randperm(n, generator=gen), 0
-        idx = order[pos:pos + cfg.batch_size]
-        pos += cfg.batch_size
-        lr = start_lr * factor ** i
-        for group in optimizer.param_groups:
+class SweepSchedule:
+    """The engine's Schedule interface, raising the LR by a constant factor after every batch."""
+
+    def __init__(self, optimizer, start_lr: float, end_lr: float, steps: int):
+        self.optimizer = optimizer
+        self.factor = (end_lr / start_lr) ** (1 / max(steps - 1, 1))
+        self._set(start_lr)
+
+    def _set(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x = normalize(images[idx].to(device))
-        loss = F.cross_entropy(model(x), labels[idx].to(device))
-        value = loss.item()
-        if not math.isfinite(value):
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        avg = smoothing * avg + (1 - smoothing) * value
-        smoothed = avg / (1 - smoothing ** (i + 1))  # bias-corrected, like Adam's moments
-        lrs.append(lr)
-        losses.append(smoothed)
-        best = min(best, smoothed)
-        if i > 10 and smoothed > 4 * best:
-            break  # diverged: the rest of the curve says nothing
-    return LRFinderResult(lrs, losses, *_suggest(lrs, losses))
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def after_batch(self) -> None:
+        self._set(self.lr * self.factor)
+
+    def after_epoch(self, val_loss: float) -> None:
+        pass
+
+
+class _Recorder(Callback):
+    def __init__(self, steps: int, smoothing: float, stop_event: threading.Event | None):
+        self.steps, self.smoothing, self.stop_event = steps, smoothing, stop_event
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self._avg, self._best = 0.0, math.inf
+
+    def on_batch_end(self, event, state) -> None:
+        i = len(self.lrs)
+        self._avg = self.smoothing * self._avg + (1 - self.smoothing) * event.loss
+        smoothed = self._avg / (1 - self.smoothing ** (i + 1))  # bias-corrected, like Adam's moments
+        self.lrs.append(event.lr)
+        self.losses.append(smoothed)
+        self._best = min(self._best, smoothed)
+        diverged = i > 10 and smoothed > 4 * self._best  # the rest of the curve says nothing
+        if diverged or len(self.lrs) >= self.steps or (self.stop_event is not None and self.stop_event.is_set()):
+            raise StopTraining()
+
+
+def run(cfg, data_dir=None, stop_event: threading.Event | None = None) -> LRFinderResult | str:
+    """Prepare `cfg` as training would and sweep; a message instead when it cannot run."""
+    from core import data, models, trainer
+    from core.config import ConfigError
+
+    try:
+        prep = trainer.prepare(cfg, data_dir=data_dir)
+        return find_lr(prep, stop_event=stop_event)
+    except (ConfigError, data.DatasetError, models.ModelError, trainer.DeviceError) as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - the job runner must survive a sweep
+        return f"the LR finder failed: {trainer.failure_message(exc, None, '')}"
+
+
+def find_lr(prep, *, start_lr: float = START_LR, end_lr: float = END_LR, steps: int = STEPS,
+            smoothing: float = 0.9, stop_event: threading.Event | None = None) -> LRFinderResult:
+    """Sweep on `prep` (a `trainer.prepare`d run, which it then owns: its model is trained by the
+    sweep and should be thrown away)."""
+    state = prep.state
+    state.schedule = SweepSchedule(state.optimizer, start_lr, end_lr, steps)
+    recorder = _Recorder(steps, smoothing, stop_event)
+    fast = {"autocast": autocast_for(prep.device, prep.cfg.mixed_precision),
+            "channels_last": uses_channels_last(prep.device, prep.cfg)}
+    epoch = 0
+    try:
+        while len(recorder.lrs) < steps:
+            epoch += 1
+            train_one_epoch(state, prep.train, prep.cfg, prep.normalize, epoch=epoch, callbacks=[recorder], **fast)
+    except (StopTraining, TrainingDiverged):
+        pass  # the sweep ended: enough steps, a stop, or a loss that exploded at a high LR
+    return LRFinderResult(recorder.lrs, recorder.losses, *_suggest(recorder.lrs, recorder.losses))
 
 
 def _suggest(lrs, losses):

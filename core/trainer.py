@@ -10,8 +10,8 @@ import torch
 from core import checkpoints, data, models
 from core.augment import normalizer
 from core.config import ConfigError, RunConfig
-from core.engine import (Batches, Callback, FitResult, TrainState, autocast_for, evaluate, fit,
-                         uses_channels_last)
+from core.engine import (Batches, Callback, FitResult, TrainState, autocast_for, batches_per_epoch, evaluate,
+                         fit, uses_channels_last)
 from core.optim import Schedule, build_optimizer
 from core.run_files import ModelMeta
 from core.runs import RunError, RunStore
@@ -59,6 +59,16 @@ class Prepared:
     state: TrainState
 
 
+def splits(ds: data.Dataset, cfg: RunConfig) -> tuple:
+    """(train, validation): a held-out share of the training set, or the test set when none."""
+    return data.holdout(ds.train, cfg.val_split, cfg.seed) if cfg.val_split else (ds.train, ds.test)
+
+
+def steps_per_epoch(ds: data.Dataset, cfg: RunConfig) -> int:
+    """Optimizer steps per epoch of this config on this dataset, exactly as training takes them."""
+    return batches_per_epoch(len(splits(ds, cfg)[0]), cfg.batch_size)
+
+
 def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
     """Validate, load data onto the device, build model/optimizer/schedule, seed everything."""
     cfg.validate()
@@ -67,7 +77,7 @@ def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
         torch.set_num_threads(cfg.threads)
     ds = data.load(cfg.dataset, data_dir=data_dir, progress=progress)
     cfg.validate(image_shape=ds.shape)
-    train_split, val_split = data.holdout(ds.train, cfg.val_split, cfg.seed) if cfg.val_split else (ds.train, ds.test)
+    train_split, val_split = splits(ds, cfg)
     if len(train_split) == 0:
         raise ConfigError([f"dataset {cfg.dataset} has no training images"])
     to_dev = lambda s: Batches(s.images.to(device), s.labels.to(device))
@@ -76,7 +86,7 @@ def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
     if uses_channels_last(device, cfg):
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), cfg)
-    steps = -(-len(train_split) // cfg.batch_size)
+    steps = batches_per_epoch(len(train_split), cfg.batch_size)
     state = TrainState(model, optimizer, Schedule(optimizer, cfg, steps), torch.Generator().manual_seed(cfg.seed))
     return Prepared(cfg, ds, device, to_dev(train_split), to_dev(val_split), to_dev(ds.test),
                     normalizer(ds.mean, ds.std, device), state)
@@ -199,7 +209,7 @@ def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:
         return ("the device ran out of memory — choose a smaller batch size or model; completed epochs "
                 "are kept and the run can be resumed")
     if isinstance(exc, OSError):
-        where = getattr(exc, "filename", None) or store.root
+        where = getattr(exc, "filename", None) or (store.root if store else "the disk")
         return (f"could not save to {where}: {exc.strerror or exc} — free disk space or fix permissions, "
                 "then resume the run")
     if isinstance(exc, KeyboardInterrupt):

@@ -10,8 +10,8 @@ from core import data
 from core.config import ConfigError, RunConfig
 from core.optim import lr_preview
 from core.runs import RunError
-from ui import config_form, live, presets_ui, state
-from ui.train_figures import lr_finder_figure, lr_preview_figure
+from ui import config_form, live, lr_finder_ui, presets_ui, state
+from ui.train_figures import lr_preview_figure
 
 NEXT_RUN = "train_next_run"  # the "set up another run" toggle shown while one trains
 
@@ -45,18 +45,21 @@ cfg, problems = config_form.to_config(values)
 
 
 @st.cache_data(show_spinner=False)
-def _train_size(dataset: str, data_root: str) -> int | None:
+def _steps(config_json: str, data_root: str) -> int | None:
+    from core import trainer
+
+    c = RunConfig.from_json(config_json)
     try:
-        return len(data.load(dataset, data_root).train)
+        return trainer.steps_per_epoch(data.load(c.dataset, data_root), c)  # exactly as training counts
     except data.DatasetError:
         return None
 
 
 def steps_per_epoch(c: RunConfig) -> tuple[int, str]:
-    n = _train_size(c.dataset, str(data.data_dir()))
+    n = _steps(c.replace(name="").to_json(), str(data.data_dir()))
     if n is None:
         return 100, "dataset not loaded: 100 steps per epoch assumed"
-    return max(1, -(-int(n * (1 - c.val_split)) // c.batch_size)), ""
+    return max(1, n), ""
 
 
 def fix_these(problems: list[str]) -> str:
@@ -87,22 +90,7 @@ else:
     with left:
         st.plotly_chart(lr_preview_figure(lr_preview(cfg, spe), spe, note), key="lr_preview")
     with right:
-        st.caption("The LR finder raises the learning rate exponentially over 150 batches on a copy "
-                   "of the model and suggests where the loss falls fastest.")
-        if st.button("Run the LR finder", icon=":material/search:", key="lr_find"):
-            from ui.lr_finder_ui import run_finder
-            st.session_state["lr_finder_result"] = run_finder(cfg)
-        result = st.session_state.get("lr_finder_result")
-        if result is not None:
-            if isinstance(result, str):
-                st.error(result)
-            else:
-                st.plotly_chart(lr_finder_figure(result.lrs, result.losses, result.suggestion), key="lr_finder_chart")
-                st.caption(result.note)
-                if result.suggestion and st.button(f"Use {result.suggestion:.2g} as the learning rate", key="lr_use"):
-                    st.session_state[config_form.VALUES]["lr"] = float(f"{result.suggestion:.2g}")
-                    st.session_state.pop(config_form.key("lr"), None)
-                    st.rerun()
+        lr_finder_ui.panel(cfg, use_lr=lambda lr: config_form.set_value("lr", lr))
 
 status = data.status(cfg.dataset) if cfg else None
 if status is not None and not status.ready:

@@ -127,17 +127,46 @@ def test_disk_error_while_saving_fails_with_where_and_keeps_the_previous_checkpo
     assert store.read_status(run_id).status == "failed"
 
 
-def test_lr_finder_suggests_a_learning_rate_and_leaves_the_model_alone(synthetic):
-    from core import models
-    from core.lr_finder import lr_finder
+def test_lr_finder_suggests_a_learning_rate_and_trains_nothing_on_disk(store, synthetic):
+    from core import lr_finder
 
-    model = models.build_model("custom", synthetic.shape, 4, tuple(TINY))
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    res = lr_finder(model, synthetic.train.images, synthetic.train.labels, cfg(), synthetic.mean,
-                    synthetic.std, steps=120)
+    res = lr_finder.run(cfg(arch="custom", custom_layers=tuple(TINY)))
     assert len(res.lrs) == len(res.losses) > 20
+    assert res.lrs == sorted(res.lrs) and res.lrs[0] == pytest.approx(lr_finder.START_LR)
     assert res.suggestion is not None and 1e-5 < res.suggestion < 10
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert store.list() == []
+
+
+def test_lr_finder_sweeps_with_the_training_augmentation_and_label_smoothing(synthetic, monkeypatch):
+    # the finder goes through the engine's own epoch loop, so it sees what training sees
+    import core.engine as engine
+    from core import lr_finder
+
+    seen = {"augmented": 0, "smoothing": set()}
+    real_augment, real_ce = engine.augment_batch, engine.F.cross_entropy
+
+    def augment(x, c, g):
+        seen["augmented"] += 1
+        return real_augment(x, c, g)
+
+    def ce(*a, **k):
+        seen["smoothing"].add(k.get("label_smoothing"))
+        return real_ce(*a, **k)
+
+    monkeypatch.setattr(engine, "augment_batch", augment)
+    monkeypatch.setattr(engine.F, "cross_entropy", ce)
+    res = lr_finder.run(cfg(aug_rotate=10.0, label_smoothing=0.1))
+    # every recorded batch was augmented (one more when the sweep ended on a batch that exploded)
+    assert len(res.lrs) <= seen["augmented"] <= len(res.lrs) + 1 and seen["smoothing"] == {0.1}
+
+
+def test_lr_finder_key_ignores_what_the_sweep_does_not_use():
+    from core.lr_finder import config_key
+
+    base = RunConfig()
+    assert config_key(base) == config_key(base.replace(lr=0.5, epochs=9, name="x", schedule="cosine"))
+    assert config_key(base) != config_key(base.replace(batch_size=128))
+    assert config_key(base) != config_key(base.replace(aug_hflip=True))
 
 
 def test_running_out_of_memory_fails_the_run_with_advice(store, synthetic, monkeypatch):

@@ -98,3 +98,25 @@ def test_the_live_run_says_which_device_it_trains_on(runner):
     assert live.device == "cpu" and live.on_cpu
     runner.stop()
     assert runner.wait_idle(60)
+
+
+def test_the_lr_finder_runs_in_the_queue_never_beside_a_training_run(runner, store):
+    run_id = runner.submit(cfg(epochs=1000))
+    assert wait_for(lambda: runner.snapshot()["live"] is not None and runner.snapshot()["live"].phase == "training")
+    key = runner.submit_lr_finder(cfg())
+    assert runner.submit_lr_finder(cfg(lr=0.5, epochs=9)) == key  # same sweep: not queued twice
+    time.sleep(0.5)
+    assert runner.snapshot()["live"] is not None
+    assert runner.lr_finder(key) == ("queued", None)  # waits for the run
+    runner.stop()
+    assert wait_for(lambda: runner.lr_finder(key)[0] == "done", 60)
+    result = runner.lr_finder(key)[1]
+    assert result.suggestion is not None and len(result.lrs) > 20
+    assert store.read_status(run_id).status == "stopped" and [r.run_id for r in store.list()] == [run_id]
+    assert runner.lr_finder("unknown") == (None, None)
+
+
+def test_an_lr_finder_that_cannot_run_says_why(runner):
+    key = runner.submit_lr_finder(cfg(dataset="mnist"))  # not in this test's data folder
+    assert wait_for(lambda: runner.lr_finder(key)[0] == "done", 60)
+    assert "python -m core download mnist" in runner.lr_finder(key)[1]

@@ -71,6 +71,12 @@ def current_values() -> dict:
     return dict(saved)
 
 
+def set_value(name: str, value) -> None:
+    """Change one field of the form from outside it (e.g. the LR finder's suggestion)."""
+    st.session_state[VALUES][name] = value
+    st.session_state[key(name)] = value
+
+
 def _widget(name: str, **extra):
     info = field_info(name)
     label = extra.pop("label", name.replace("_", " ").capitalize())

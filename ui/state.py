@@ -88,6 +88,11 @@ def runner() -> JobRunner:
     return _runner(str(default_root()), str(data.data_dir()))
 
 
+def runner_exists() -> bool:
+    """Has this process made its job runner (and so possibly a job)? Asking does not make one."""
+    return _runner_made
+
+
 def snapshot() -> dict:
     """The runner's snapshot; IDLE while this process has none (nothing can be training then)."""
     return runner().snapshot() if _runner_made else IDLE
