@@ -30,7 +30,7 @@ def test_train_form_shows_every_problem_before_anything_starts(app):
     app.selectbox(key="cfg_schedule").set_value("multistep").run()
     app.text_input(key="cfg_milestones").set_value("4,2").run()
     errors = " ".join(e.value for e in app.error)
-    assert "learning rate must be > 0" in errors
+    assert "learning rate (lr) must be > 0" in errors
     assert "MultiStepLR milestones must be increasing epochs within 1..3" in errors
     assert app.button(key="train_submit").disabled
     assert state.store().list() == []
