@@ -110,7 +110,7 @@ class RunConfig:
     batch_size: int = _f(64, "Training batch size.", label="Batch size", min=1, max=MAX_BATCH_SIZE,
                          group="loop")
     val_split: float = _f(
-        0.0, "Share of the training set held out for validation; the best epoch is chosen on it. "
+        0.1, "Share of the training set held out for validation; the best epoch is chosen on it. "
         "0 = no hold-out: each epoch is scored on the test set, as the tutorials do, so the "
         "'best' epoch is then picked on the test set and its test accuracy is optimistic.",
         label="Validation share", min=0.0, max=0.5, step=0.05, group="loop",
