@@ -1,8 +1,10 @@
 """The one description of a training run.
 
 `RunConfig` fills the Train form, generates the CLI flags and is saved as the run's
-`config.json`. Every field carries its help text and choices in `field(metadata=...)` so the
-three front ends never drift apart.
+`config.json`. Every field carries its label, help, bounds, choices and the optimizers/schedules
+that use it in `field(metadata=...)`; the form (ui/config_form.widget_spec), the CLI flags and
+`validate()` all read them, so they cannot drift apart. The run-name rule lives here too
+(`name_problems`, `clean_run_name`), and so does the note on which data chose the "best" epoch.
 """
 from __future__ import annotations
 
@@ -48,8 +50,9 @@ def _f(default: Any, help: str, *, label: str, **meta: Any) -> Any:
     label      what the form calls it; messages use it too ("learning rate (lr) must be ...")
     unit, hint shown after the label in the form: "Random shift (pixels)", "CPU threads (0 = auto)"
     min, max   inclusive bounds of a number (for milestones: of each entry); min_exclusive=True
-               makes the lower bound exclusive. Upper bounds are always inclusive, because
-               Streamlit's number_input can only show inclusive ones.
+               makes the lower bound exclusive (the form then lets the bound itself through and
+               validate() names it). Upper bounds are always inclusive, because Streamlit's
+               number_input can only show inclusive ones.
     step, format   the form's number_input step and printf format
     optimizers, schedules   the field only matters for these (the form hides it otherwise)
     choices, titles         allowed values and their display names
