@@ -460,6 +460,11 @@ def _field_problem(f: dataclasses.Field, value) -> str | None:
     return None
 
 
+def field_problem(name: str, value) -> str | None:
+    """What is wrong with this one value on its own (None when fine; rules across fields aside)."""
+    return _field_problem(next(f for f in fields(RunConfig) if f.name == name), value)
+
+
 def _milestones_problem(ms: tuple) -> str | None:
     lo, hi = field_info("milestones")["min"], field_info("milestones")["max"]
     if not all(isinstance(m, int) and not isinstance(m, bool) for m in ms):

@@ -15,7 +15,7 @@ from core import presets
 from core.cli import build_parser, main
 from core.config import (
     MAX_EPOCHS, MAX_SEED, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig, best_basis_note, clean_run_name,
-    field_applies, field_info, name_problems, range_text,
+    field_applies, field_info, field_problem, name_problems, range_text,
 )
 from ui import config_form
 
@@ -236,6 +236,19 @@ def test_the_train_page_draws_the_widgets_the_metadata_describes(app):
             assert widget.label.startswith(info["label"])
         texts = {w.key for w in app.text_input}
         assert ("cfg_milestones" in texts) == (schedule == "multistep")
+
+
+def test_a_wrong_value_stays_in_the_form_after_switching_to_a_schedule_that_does_not_use_it(app):
+    from ui import state
+
+    app.switch_page(state.TRAIN).run()
+    app.selectbox(key="cfg_schedule").set_value("step").run()
+    app.number_input(key="cfg_gamma").set_value(0.0).run()  # gamma must be > 0
+    app.selectbox(key="cfg_schedule").set_value("cosine").run()
+    assert any("gamma must be > 0" in e.value for e in app.error)
+    assert "cfg_gamma" in [w.key for w in app.number_input], "the problem can be fixed where it is named"
+    app.number_input(key="cfg_gamma").set_value(0.5).run()
+    assert not app.error and "cfg_gamma" not in [w.key for w in app.number_input]
 
 
 # ---- the CLI ------------------------------------------------------------------------------------

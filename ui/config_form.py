@@ -10,7 +10,9 @@ from dataclasses import fields
 import streamlit as st
 
 from core import data, models
-from core.config import ConfigError, RunConfig, best_basis_note, field_applies, field_info, form_label
+from core.config import (
+    ConfigError, RunConfig, best_basis_note, field_applies, field_info, field_problem, form_label,
+)
 
 PREFIX = "cfg_"
 VALUES = "train_values"  # the form's values; widget keys vanish when their page is not shown
@@ -143,7 +145,11 @@ def _field(name: str) -> None:
     if name in ("dataset", "arch", "custom_layers"):
         return _data_and_model(name)
     # optimizer and schedule come before the fields that depend on them, so these are this run's
-    if not field_applies(name, st.session_state[key("optimizer")], st.session_state[key("schedule")]):
+    applies = field_applies(name, st.session_state[key("optimizer")], st.session_state[key("schedule")])
+    # a field that does not apply is still validated (it is saved, and a clone may use it): show it
+    # while its value is wrong, or its problem could not be fixed without switching back
+    wrong = field_info(name)["type"] in ("int", "float") and field_problem(name, st.session_state[key(name)])
+    if not (applies or wrong):
         return None
     _widget(name)
     if name == "val_split" and st.session_state[key(name)] == 0:
