@@ -13,7 +13,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from core.config import ConfigError, RunConfig
+from core.config import ConfigError, RunConfig, best_basis_note, field_info, json_object, range_text
 
 EXIT_FAILED, EXIT_STOPPED = 1, 130
 
@@ -28,7 +28,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         if f.metadata.get("cli") is False:
             continue
         kind = f.type if isinstance(f.type, str) else f.type.__name__
-        kwargs = {"default": None, "help": f"{f.metadata['help']} (default: {_show(f.default)})"}
+        kwargs = {"default": None, "help": _help(f.name)}
         if kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
@@ -36,6 +36,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             if "choices" in f.metadata:
                 kwargs["choices"] = f.metadata["choices"]
         group.add_argument(_flag(f.name), dest=f.name, **kwargs)
+
+
+def _help(name: str) -> str:
+    """The field's help, its allowed range and its default, from RunConfig's metadata."""
+    info = field_info(name)
+    span = range_text(name)
+    unit = f" {info['unit']}" if span and info.get("unit") else ""
+    text = f"{info['help']}" + (f" Range: {span}{unit}." if span else "") + f" (default: {_show(info['default'])})"
+    return text.replace("%", "%%")  # argparse %-formats help strings
 
 
 def _show(value) -> str:
@@ -75,23 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args) -> RunConfig:
+    """The preset, then --config, then single flags, checked as a whole (with the dataset's image
+    size when the dataset is known, so a custom layer stack that cannot run is refused here)."""
     from core import presets
 
     cfg = RunConfig()
     if args.preset:
         cfg = presets.get(args.preset).config
     if args.config:
-        try:
-            cfg = RunConfig.from_dict({**cfg.to_dict(), **json.loads(Path(args.config).read_text())})
-        except OSError as exc:
-            raise ConfigError([f"cannot read {args.config}: {exc.strerror}"]) from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError([f"{args.config} is not valid JSON: {exc}"]) from None
+        cfg = RunConfig.from_dict({**cfg.to_dict(), **_read_config_file(args.config)})
     changes = {f.name: getattr(args, f.name) for f in fields(RunConfig)
                if getattr(args, f.name, None) is not None}
     if changes:
         cfg = RunConfig.from_dict({**cfg.to_dict(), **changes})
-    return cfg.validate()
+    return cfg.validate(image_shape=_image_shape(cfg.dataset, getattr(args, "data_dir", None)))
+
+
+def _read_config_file(path: str) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read {path}: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path} is not a UTF-8 text file; a config is JSON like {{\"epochs\": 3}}"]) from None
+    return json_object(text, source=path)
+
+
+def _image_shape(dataset, data_dir) -> tuple | None:
+    """The dataset's (C, H, W) from its description, without loading it; None when that is not
+    known here (validate() names an unknown dataset; the trainer checks again once it has loaded)."""
+    from core import data
+
+    try:
+        info = data.info(dataset, data_dir)
+    except (KeyError, data.DatasetError):
+        return None
+    return (info.channels, *info.size)
 
 
 def main(argv=None) -> int:
@@ -144,6 +172,7 @@ def _train(store, run_id, args, *, resume) -> int:
         test = f"{rec.status.test_acc:.2%}" if rec.status.test_acc is not None else "not measured"
         print(f"best validation accuracy {result.best_val_acc:.2%} at epoch {result.best_epoch}; "
               f"test accuracy {test} (last weights)")
+        print(best_basis_note(rec.config))
     return {"completed": 0, "stopped": EXIT_STOPPED}.get(result.status, EXIT_FAILED)
 
 

@@ -1,13 +1,17 @@
 """The one description of a training run.
 
 `RunConfig` fills the Train form, generates the CLI flags and is saved as the run's
-`config.json`. Every field carries its help text and choices in `field(metadata=...)` so the
-three front ends never drift apart.
+`config.json`. Every field carries its label, help, bounds, choices and the optimizers/schedules
+that use it in `field(metadata=...)`; the form (ui/config_form.widget_spec), the CLI flags and
+`validate()` all read them, so they cannot drift apart. The run-name rule lives here too
+(`name_problems`, `clean_run_name`), and so does the note on which data chose the "best" epoch.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import unicodedata
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -27,6 +31,9 @@ SCHEDULE_TITLES = {
 
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 65536
+MAX_SEED = 2**32 - 1  # numpy's seed range; torch takes more, but a seed must work everywhere
+MAX_NAME_LENGTH = 80
+_NOT_ONECYCLE = tuple(s for s in SCHEDULES if s != "onecycle")
 
 
 class ConfigError(ValueError):
@@ -37,55 +44,120 @@ class ConfigError(ValueError):
         super().__init__("; ".join(self.problems))
 
 
-def _f(default: Any, help: str, **meta: Any) -> Any:
+def _f(default: Any, help: str, *, label: str, **meta: Any) -> Any:
+    """A field and everything the form, the CLI and `validate()` need to know about it.
+
+    label      what the form calls it; messages use it too ("learning rate (lr) must be ...")
+    unit, hint shown after the label in the form: "Random shift (pixels)", "CPU threads (0 = auto)"
+    min, max   inclusive bounds of a number (for milestones: of each entry); min_exclusive=True
+               makes the lower bound exclusive (the form then lets the bound itself through and
+               validate() names it). Upper bounds are always inclusive, because Streamlit's
+               number_input can only show inclusive ones.
+    step, format   the form's number_input step and printf format
+    optimizers, schedules   the field only matters for these (the form hides it otherwise)
+    choices, titles         allowed values and their display names
+    cli=False               no command-line flag (edited elsewhere, e.g. the Model page)
+    """
     if isinstance(default, (list, dict)):
         raise TypeError("use tuples for defaults")
-    return field(default=default, metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, "label": label, **meta})
 
 
 @dataclass(frozen=True)
 class RunConfig:
     # --- what is trained ---------------------------------------------------------------
-    name: str = _f("", "Optional display name for the run (defaults to its id).", group="run")
-    dataset: str = _f("mnist_sample", "Dataset name (see `python -m core datasets`).", group="data")
-    arch: str = _f("lenet5", "Model architecture (see `python -m core models`).", group="model")
+    name: str = _f("", "Optional display name for the run (defaults to its id); at most 80 printable "
+                   "characters, no '/' or '\\'.", label="Run name", hint="optional", group="run")
+    dataset: str = _f("mnist_sample", "Dataset name (see `python -m core datasets`).", label="Dataset",
+                      group="data")
+    arch: str = _f("lenet5", "Model architecture (see `python -m core models`).", label="Architecture",
+                   group="model")
     custom_layers: tuple = _f(
-        (), "Layer stack for arch=custom: a list of {'type': ..., params} objects.", group="model",
-        cli=False,
+        (), "Layer stack for arch=custom: a list of {'type': ..., params} objects.", label="Custom layers",
+        group="model", cli=False,
     )
     # --- optimisation -------------------------------------------------------------------
-    optimizer: str = _f("sgd", "Optimizer.", choices=OPTIMIZERS, group="optim")
-    lr: float = _f(0.01, "Initial learning rate (peak LR for OneCycle).", group="optim")
-    momentum: float = _f(0.9, "Momentum for SGD and RMSprop.", group="optim")
-    nesterov: bool = _f(False, "Use Nesterov momentum (SGD only).", group="optim")
-    weight_decay: float = _f(0.0, "L2 weight decay (decoupled for AdamW).", group="optim")
-    label_smoothing: float = _f(0.0, "Label smoothing for the cross-entropy loss (0 = off).", group="optim")
+    optimizer: str = _f("sgd", "Optimizer.", label="Optimizer", choices=OPTIMIZERS, group="optim")
+    lr: float = _f(0.01, "Initial learning rate (peak LR for OneCycle).", label="Learning rate",
+                   min=0.0, min_exclusive=True, max=100.0, step=0.001, format="%.5g", group="optim")
+    momentum: float = _f(0.9, "Momentum for SGD and RMSprop.", label="Momentum", min=0.0, max=0.999,
+                         step=0.05, optimizers=("sgd", "rmsprop"), group="optim")
+    nesterov: bool = _f(False, "Use Nesterov momentum (SGD only).", label="Nesterov momentum",
+                        optimizers=("sgd",), group="optim")
+    weight_decay: float = _f(0.0, "L2 weight decay (decoupled for AdamW).", label="Weight decay",
+                             min=0.0, max=1.0, step=1e-4, format="%.2g", group="optim")
+    label_smoothing: float = _f(0.0, "Label smoothing for the cross-entropy loss (0 = off).",
+                                label="Label smoothing", min=0.0, max=0.99, step=0.05, group="optim")
     # --- learning-rate schedule ---------------------------------------------------------
-    schedule: str = _f("none", "Learning-rate schedule.", choices=SCHEDULES, group="schedule")
-    step_size: int = _f(1, "StepLR: epochs between LR drops.", group="schedule")
-    milestones: tuple = _f((), "MultiStepLR: epochs after which the LR is multiplied by gamma, e.g. 3,4.", group="schedule")
-    gamma: float = _f(0.1, "Multiplier for StepLR, MultiStepLR, ExponentialLR (per epoch) and ReduceLROnPlateau.", group="schedule")
-    min_lr: float = _f(0.0, "Cosine: the LR reached at the end of training.", group="schedule")
-    patience: int = _f(2, "ReduceLROnPlateau: epochs without improvement before reducing.", group="schedule")
-    warmup_epochs: float = _f(0.0, "Linear LR warm-up length in epochs (0 = off; not with OneCycle).", group="schedule")
+    schedule: str = _f("none", "Learning-rate schedule.", label="LR schedule", choices=SCHEDULES,
+                       titles=SCHEDULE_TITLES, group="schedule")
+    step_size: int = _f(1, "StepLR: epochs between LR drops.", label="Step size", unit="epochs",
+                        min=1, max=MAX_EPOCHS, schedules=("step",), group="schedule")
+    milestones: tuple = _f((), "MultiStepLR: epochs after which the LR is multiplied by gamma, e.g. 3,4.",
+                           label="Milestones", unit="epochs", hint="e.g. 3,4", min=1, max=MAX_EPOCHS,
+                           schedules=("multistep",), group="schedule")
+    gamma: float = _f(0.1, "Multiplier for StepLR, MultiStepLR, ExponentialLR (per epoch) and ReduceLROnPlateau.",
+                      label="Gamma", min=0.0, min_exclusive=True, max=1.0, step=0.05, format="%.3g",
+                      schedules=("step", "multistep", "exponential", "plateau"), group="schedule")
+    min_lr: float = _f(0.0, "Cosine: the LR reached at the end of training (below the learning rate).",
+                       label="Final LR", min=0.0, max=100.0, step=0.001, format="%.2g",
+                       schedules=("cosine",), group="schedule")
+    patience: int = _f(2, "ReduceLROnPlateau: epochs without improvement before reducing.",
+                       label="Patience", unit="epochs", min=0, max=MAX_EPOCHS, schedules=("plateau",),
+                       group="schedule")
+    warmup_epochs: float = _f(0.0, "Linear LR warm-up length in epochs (0 = off; shorter than the run; "
+                              "not with OneCycle).", label="Warm-up", unit="epochs", min=0.0,
+                              max=float(MAX_EPOCHS - 1), step=0.5, schedules=_NOT_ONECYCLE, group="schedule")
     # --- loop ---------------------------------------------------------------------------
-    epochs: int = _f(5, "Number of training epochs.", group="loop")
-    batch_size: int = _f(64, "Training batch size.", group="loop")
+    epochs: int = _f(5, "Number of training epochs.", label="Epochs", min=1, max=MAX_EPOCHS, group="loop")
+    batch_size: int = _f(64, "Training batch size.", label="Batch size", min=1, max=MAX_BATCH_SIZE,
+                         group="loop")
     val_split: float = _f(
-        0.0, "Share of the training set held out for validation (0 = evaluate on the test set "
-        "each epoch, like the tutorials).", group="loop",
+        0.1, "Share of the training set held out for validation; the best epoch is chosen on it. "
+        "0 = no hold-out: each epoch is scored on the test set, as the tutorials do, so the "
+        "'best' epoch is then picked on the test set and its test accuracy is optimistic.",
+        label="Validation share", min=0.0, max=0.5, step=0.05, group="loop",
     )
-    seed: int = _f(0, "Random seed (runs are reproducible on the CPU for a given seed).", group="loop")
+    seed: int = _f(0, "Random seed (runs are reproducible on the CPU for a given seed).", label="Seed",
+                   min=0, max=MAX_SEED, group="loop")
     # --- augmentation (applied per batch with tensor ops) -----------------------------------
-    aug_translate: int = _f(0, "Random shift of up to this many pixels (0 = off).", group="augment")
-    aug_rotate: float = _f(0.0, "Random rotation of up to ± this many degrees (0 = off).", group="augment")
-    aug_scale: float = _f(0.0, "Random zoom of up to ± this fraction, e.g. 0.1 (0 = off).", group="augment")
-    aug_hflip: bool = _f(False, "Random horizontal flip (for photos, not digits).", group="augment")
-    aug_erase: float = _f(0.0, "Probability of random erasing a rectangle (0 = off).", group="augment")
+    aug_translate: int = _f(0, "Random shift of up to this many pixels (0 = off).", label="Random shift",
+                            unit="pixels", min=0, max=16, group="augment")
+    aug_rotate: float = _f(0.0, "Random rotation of up to ± this many degrees (0 = off).",
+                           label="Random rotation", unit="degrees", hint="±", min=0.0, max=180.0, step=5.0,
+                           group="augment")
+    aug_scale: float = _f(0.0, "Random zoom of up to ± this fraction, e.g. 0.1 (0 = off).",
+                          label="Random zoom", hint="± fraction", min=0.0, max=0.9, step=0.05,
+                          group="augment")
+    aug_hflip: bool = _f(False, "Random horizontal flip (for photos, not digits).", label="Horizontal flip",
+                         group="augment")
+    aug_erase: float = _f(0.0, "Probability of random erasing a rectangle (0 = off).", label="Random erasing",
+                          hint="probability", min=0.0, max=1.0, step=0.1, group="augment")
     # --- hardware -----------------------------------------------------------------------
-    device: str = _f("auto", "Where to train: auto picks CUDA, then Apple MPS, then the CPU.", choices=DEVICES, group="device")
-    threads: int = _f(0, "CPU threads for PyTorch (0 = choose automatically).", group="device")
-    mixed_precision: bool = _f(True, "On CUDA, use autocast (bf16/fp16) and the channels_last layout.", group="device")
+    device: str = _f("auto", "Where to train: auto picks CUDA, then Apple MPS, then the CPU.", label="Device",
+                     choices=DEVICES, group="device")
+    threads: int = _f(0, "CPU threads for PyTorch (0 = choose automatically).", label="CPU threads",
+                      hint="0 = auto", min=0, max=256, group="device")
+    mixed_precision: bool = _f(True, "On CUDA, use autocast (bf16/fp16) and the channels_last layout.",
+                               label="Mixed precision on CUDA", group="device")
+
+    def __post_init__(self):
+        # Whole numbers given to float fields (a preset's `aug_rotate=10`) become floats: the form's
+        # number_input refuses to mix an int value with float bounds. Lists become tuples.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if _kind(f) == "float" and isinstance(value, int) and not isinstance(value, bool):
+                try:
+                    object.__setattr__(self, f.name, float(value))
+                except OverflowError:
+                    pass  # left as it is; validate() reports it as not finite
+            elif _kind(f) == "tuple" and isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+
+    @property
+    def best_on_test(self) -> bool:
+        """True when no validation share is held out, so the "best" epoch is chosen on the test set."""
+        return self.val_split == 0
 
     # --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -101,7 +173,7 @@ class RunConfig:
     def from_dict(cls, data: dict, *, strict: bool = True) -> "RunConfig":
         """Build from JSON-like data, coercing types; unknown keys or bad types raise ConfigError."""
         if not isinstance(data, dict):
-            raise ConfigError([f"a config must be a JSON object, got {type(data).__name__}"])
+            raise ConfigError([f"a config must be a JSON object like {{\"epochs\": 3}}, got {_json_kind(data)}"])
         known = {f.name: f for f in fields(cls)}
         problems = []
         unknown = sorted(set(data) - set(known))
@@ -120,12 +192,8 @@ class RunConfig:
         return cls(**values)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError([f"config is not valid JSON: {exc}"]) from None
-        return cls.from_dict(data)
+    def from_json(cls, text: str, *, source: str = "config") -> "RunConfig":
+        return cls.from_dict(json_object(text, source))
 
     def replace(self, **changes: Any) -> "RunConfig":
         return dataclasses.replace(self, **changes)
@@ -146,17 +214,84 @@ class RunConfig:
         return self
 
 
+# ---- field metadata ------------------------------------------------------------------------
+
+def _kind(f: dataclasses.Field) -> str:
+    return f.type if isinstance(f.type, str) else f.type.__name__
+
+
 def field_info(name: str) -> dict:
-    """Help text, choices and group of one field (for the form and the CLI)."""
+    """Everything known about one field: default, type ("int", "float", ...), help, label, bounds."""
     for f in fields(RunConfig):
         if f.name == name:
-            return {"name": f.name, "default": f.default, "type": f.type, **f.metadata}
+            return {"name": f.name, "default": f.default, "type": _kind(f), **f.metadata}
     raise KeyError(name)
+
+
+def form_label(name: str) -> str:
+    """The form's label: "Random shift (pixels)", "CPU threads (0 = auto)"."""
+    info = field_info(name)
+    extra = ", ".join(x for x in (info.get("unit"), info.get("hint")) if x)
+    return f"{info['label']} ({extra})" if extra else info["label"]
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def range_text(name: str) -> str:
+    """The allowed range in words ("between 0 and 16", "> 0 and ≤ 100"); "" for non-numbers."""
+    info = field_info(name)
+    if "min" not in info:
+        return ""
+    lo, hi = _number(info["min"]), _number(info["max"])
+    return f"> {lo} and ≤ {hi}" if info.get("min_exclusive") else f"between {lo} and {hi}"
+
+
+def in_range(name: str, value) -> bool:
+    info = field_info(name)
+    low_ok = value > info["min"] if info.get("min_exclusive") else value >= info["min"]
+    return low_ok and value <= info["max"]
+
+
+def field_applies(name: str, optimizer: str, schedule: str) -> bool:
+    """Whether the field matters for this optimizer and schedule (the form shows only those)."""
+    info = field_info(name)
+    return optimizer in info.get("optimizers", (optimizer,)) and schedule in info.get("schedules", (schedule,))
+
+
+def _subject(name: str) -> str:
+    """How messages name a field: its label, plus the config key when that reads differently."""
+    label = field_info(name)["label"]
+    noun = label if label[:2].isupper() else label[0].lower() + label[1:]
+    return noun if noun.lower() == name.replace("_", " ") else f"{noun} ({name})"
+
+
+# ---- reading values --------------------------------------------------------------------------
+
+def _json_kind(value) -> str:
+    kinds = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
+             int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def json_object(text: str, source: str = "config") -> dict:
+    """Parse config JSON text into a dict, or raise ConfigError saying what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{source} is not valid JSON: {exc}"]) from None
+    except (ValueError, RecursionError):  # a number of over 4,300 digits, or lists nested too deep
+        raise ConfigError([f"{source} cannot be read: it holds a number with thousands of digits or "
+                           "lists nested thousands deep; a config is flat JSON like {\"epochs\": 3}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source} must hold a JSON object like {{\"epochs\": 3}}, got {_json_kind(data)}"])
+    return data
 
 
 def coerce(f: dataclasses.Field, value: Any) -> Any:
     """Convert JSON/CLI values to the field's type, refusing anything ambiguous."""
-    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    kind = _kind(f)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -175,21 +310,24 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
                 return int(value.strip())
             except ValueError:
                 pass
-        raise TypeError(f"expected a whole number, got {value!r}")
+        raise TypeError(f"expected a whole number, got {_short(value)}")
     if kind == "float":
         if isinstance(value, bool):
             raise TypeError(f"expected a number, got {value!r}")
         if isinstance(value, (int, float)):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int of hundreds of digits
+                raise ValueError(f"expected a number, got one too large ({_short(value)})") from None
         if isinstance(value, str):
             try:
                 return float(value.strip())
             except ValueError:
                 pass
-        raise TypeError(f"expected a number, got {value!r}")
+        raise TypeError(f"expected a number, got {_short(value)}")
     if kind == "str":
         if not isinstance(value, str):
-            raise TypeError(f"expected text, got {value!r}")
+            raise TypeError(f"expected text, got {_short(value)}")
         return value
     if f.name == "milestones":
         return parse_milestones(value)
@@ -202,103 +340,197 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
     return value
 
 
+def _short(value, limit: int = 40) -> str:
+    """repr(value), cut short: a value echoed in a message may be a 5,000-digit number."""
+    return _clip(repr(value), limit)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def parse_milestones(value: Any) -> tuple:
     if isinstance(value, str):
         parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
     elif isinstance(value, (list, tuple)):
         parts = list(value)
     else:
-        raise TypeError(f"expected epochs like 3,4, got {value!r}")
+        raise TypeError(f"expected epochs like 3,4, got {_short(value)}")
     out = []
     for p in parts:
         if isinstance(p, bool) or (isinstance(p, float) and not p.is_integer()):
-            raise TypeError(f"milestones must be whole epochs, got {p!r}")
+            raise TypeError(f"milestones must be whole epochs, got {_short(p)}")
         try:
             out.append(int(p))
         except (TypeError, ValueError):
-            raise TypeError(f"milestones must be whole epochs like 3,4, got {p!r}") from None
+            raise TypeError(f"milestones must be whole epochs like 3,4, got {_short(p)}") from None
     return tuple(out)
+
+
+# ---- run names -------------------------------------------------------------------------------
+
+def _fold(name: str) -> str:
+    return " ".join(name.split())
+
+
+def _unprintable(ch: str) -> bool:
+    # Cc: controls (ESC, BEL, newline, tab); Cf: format (U+202E right-to-left override, zero-width);
+    # Zl/Zp: line and paragraph separators; Co/Cs/Cn: private, surrogate, unassigned
+    return ch != " " and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn")
+
+
+def name_problems(name) -> list[str]:
+    """What is wrong with a run name (empty list when fine). "" is fine here: it means "use the id"."""
+    if not isinstance(name, str):
+        return [f"a run name must be text, got {_short(name)}"]
+    bad = sorted({f"U+{ord(ch):04X}" for ch in name if _unprintable(ch)})
+    if bad:
+        return [f"a run name cannot contain control or invisible characters (found {', '.join(bad)}); "
+                "use letters, digits, spaces and punctuation on one line"]
+    folded = _fold(name)
+    problems = []
+    if len(folded) > MAX_NAME_LENGTH:
+        problems.append(f"a run name can have at most {MAX_NAME_LENGTH} characters, got {len(folded)}")
+    if any(ch in folded for ch in "/\\") or folded in (".", ".."):
+        problems.append("a run name cannot contain '/' or '\\' or be '.' or '..'")
+    return problems
+
+
+def clean_run_name(name: str) -> str:
+    """The name with runs of whitespace folded to one space; ConfigError if empty or not allowed."""
+    problems = name_problems(name)
+    if not problems and not _fold(name):
+        problems = ["a run name cannot be empty"]
+    if problems:
+        raise ConfigError(problems)
+    return _fold(name)
+
+
+def best_basis_note(cfg: RunConfig) -> str:
+    """One line saying which data "best" was chosen on; show it wherever a best epoch is shown."""
+    if cfg.best_on_test:
+        return ("Best epoch chosen on the test set (no validation share), so its test accuracy is "
+                "optimistic.")
+    return (f"Best epoch chosen on a {cfg.val_split:.0%} validation share of the training set; the test "
+            "set was not used to choose it.")
 
 
 # ---- validation ------------------------------------------------------------------------
 
+_TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
+
+
+def _type_ok(kind: str, value) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    return isinstance(value, tuple)
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _field_problem(f: dataclasses.Field, value) -> str | None:
+    """Type, finiteness, bounds or choice of one field, from its metadata."""
+    kind, info = _kind(f), f.metadata
+    if not _type_ok(kind, value):
+        return f"{_subject(f.name)} must be {_TYPE_WORDS.get(kind, 'a list')}, got {_short(value)}"
+    if kind == "float" and not _finite(value):
+        return f"{_subject(f.name)} must be a finite number, got {_short(value)}"
+    if kind in ("int", "float") and "min" in info and not in_range(f.name, value):
+        unit = f" {info['unit']}" if info.get("unit") else ""
+        return f"{_subject(f.name)} must be {range_text(f.name)}{unit}, got {_clip(_number(value))}"
+    if "choices" in info and value not in info["choices"]:
+        return f"unknown {_subject(f.name)} {value!r} — choose one of: {', '.join(info['choices'])}"
+    if f.name == "milestones":
+        return _milestones_problem(value)
+    if f.name == "custom_layers":
+        return _layers_problem(value)
+    if f.name == "name":
+        return "; ".join(name_problems(value)) or None
+    return None
+
+
+def field_problem(name: str, value) -> str | None:
+    """What is wrong with this one value on its own (None when fine; rules across fields aside)."""
+    return _field_problem(next(f for f in fields(RunConfig) if f.name == name), value)
+
+
+def _milestones_problem(ms: tuple) -> str | None:
+    lo, hi = field_info("milestones")["min"], field_info("milestones")["max"]
+    if not all(isinstance(m, int) and not isinstance(m, bool) for m in ms):
+        return f"milestones must be whole epochs like 3,4, got {_short(ms)}"
+    if len(ms) > hi or not all(lo <= m <= hi for m in ms):
+        return f"milestones must be epochs between {lo} and {hi}, got {_short(ms)}"
+    return None
+
+
+def _layers_problem(layers: tuple) -> str | None:
+    """custom_layers must be JSON-like layer objects; what they describe is the model registry's to
+    check (`models.input_problem`, given an image shape)."""
+    for i, layer in enumerate(layers, start=1):
+        if not isinstance(layer, dict) or not all(isinstance(k, str) for k in layer):
+            return (f"custom layer {i} must be an object like {{\"type\": \"conv\", \"out_channels\": 6}}, "
+                    f"got {_short(layer)}")
+        for k, v in layer.items():
+            if not (v is None or isinstance(v, (str, int, float))) or (isinstance(v, float) and not _finite(v)):
+                return f"custom layer {i}: {k} must be a number or text, got {_short(v)}"
+    return None
+
+
 def validation_problems(cfg: RunConfig, *, image_shape: tuple | None = None) -> list[str]:
     from core import data, models  # late import: the registries import torch
 
-    p: list[str] = []
-    if len(cfg.name) > 80:
-        p.append(f"run name is {len(cfg.name)} characters long; use at most 80")
-    if not data.is_known(cfg.dataset):
+    p, bad = [], set()
+    for f in fields(cfg):
+        problem = _field_problem(f, getattr(cfg, f.name))
+        if problem:
+            p.append(problem)
+            bad.add(f.name)
+    if "dataset" not in bad and not data.is_known(cfg.dataset):
         p.append(f"unknown dataset {cfg.dataset!r} — choose one of: {', '.join(data.names())}")
-    if cfg.arch not in models.MODELS:
+    if "arch" not in bad and cfg.arch not in models.MODELS:
         p.append(f"unknown architecture {cfg.arch!r} — choose one of: {', '.join(models.MODELS)}")
-    if cfg.optimizer not in OPTIMIZERS:
-        p.append(f"unknown optimizer {cfg.optimizer!r} — choose one of: {', '.join(OPTIMIZERS)}")
-    if cfg.schedule not in SCHEDULES:
-        p.append(f"unknown schedule {cfg.schedule!r} — choose one of: {', '.join(SCHEDULES)}")
-    if cfg.device not in DEVICES:
-        p.append(f"unknown device {cfg.device!r} — choose one of: {', '.join(DEVICES)}")
-    if not cfg.lr > 0 or cfg.lr != cfg.lr:
-        p.append(f"learning rate must be > 0, got {cfg.lr:g}")
-    elif cfg.lr > 100:
-        p.append(f"learning rate {cfg.lr:g} is far too large; use a value ≤ 100 (typical: 0.001–0.1)")
-    if not 0 <= cfg.momentum < 1:
-        p.append(f"momentum must be in [0, 1), got {cfg.momentum:g}")
-    if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum == 0):
+    # the rules across fields compare values already known to be sound: all problems at once
+    ok = lambda *names: not bad.intersection(names)  # noqa: E731
+    if ok("nesterov", "optimizer", "momentum") and cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum == 0):
         p.append("Nesterov momentum needs optimizer sgd with momentum > 0")
-    if cfg.weight_decay < 0:
-        p.append(f"weight decay must be ≥ 0, got {cfg.weight_decay:g}")
-    if not 0 <= cfg.label_smoothing < 1:
-        p.append(f"label smoothing must be in [0, 1), got {cfg.label_smoothing:g}")
-    if not 1 <= cfg.epochs <= MAX_EPOCHS:
-        p.append(f"epochs must be between 1 and {MAX_EPOCHS}, got {cfg.epochs}")
-    if not 1 <= cfg.batch_size <= MAX_BATCH_SIZE:
-        p.append(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {cfg.batch_size}")
-    if not 0 <= cfg.val_split <= 0.5:
-        p.append(f"validation split must be between 0 and 0.5 (a share of the training set), got {cfg.val_split:g}")
-    if cfg.seed < 0:
-        p.append(f"seed must be ≥ 0, got {cfg.seed}")
-    if cfg.threads < 0 or cfg.threads > 256:
-        p.append(f"threads must be 0 (automatic) or between 1 and 256, got {cfg.threads}")
-    if not 0 <= cfg.aug_translate <= 16:
-        p.append(f"random shift must be between 0 and 16 pixels, got {cfg.aug_translate}")
-    if not 0 <= cfg.aug_rotate <= 180:
-        p.append(f"random rotation must be between 0 and 180 degrees, got {cfg.aug_rotate:g}")
-    if not 0 <= cfg.aug_scale < 1:
-        p.append(f"random zoom must be in [0, 1), got {cfg.aug_scale:g}")
-    if not 0 <= cfg.aug_erase <= 1:
-        p.append(f"random erasing probability must be between 0 and 1, got {cfg.aug_erase:g}")
-    p += _schedule_problems(cfg)
-    if cfg.arch == "custom" and not cfg.custom_layers:
+    p += _schedule_problems(cfg, ok)
+    if ok("arch", "custom_layers") and cfg.arch == "custom" and not cfg.custom_layers:
         p.append("arch custom needs a layer stack (custom_layers); build one on the Model page")
-    if image_shape is not None and cfg.arch in models.MODELS and not p:
+    if image_shape is not None and not p:
         problem = models.input_problem(cfg.arch, image_shape, cfg.custom_layers)
         if problem:
             p.append(problem)
     return p
 
 
-def _schedule_problems(cfg: RunConfig) -> list[str]:
+def _schedule_problems(cfg: RunConfig, ok) -> list[str]:
     p = []
-    if cfg.schedule == "multistep":
+    if ok("schedule", "milestones", "epochs") and cfg.schedule == "multistep":
         ms = cfg.milestones
         if not ms:
             p.append("MultiStepLR needs milestones, e.g. 3,4 (epochs after which the LR drops)")
-        elif list(ms) != sorted(set(ms)) or ms[0] < 1 or ms[-1] > cfg.epochs:
+        elif list(ms) != sorted(set(ms)) or ms[-1] > cfg.epochs:
             p.append(
                 f"MultiStepLR milestones must be increasing epochs within 1..{cfg.epochs}, got "
                 f"{','.join(map(str, ms))}"
             )
-    if cfg.schedule == "step" and cfg.step_size < 1:
-        p.append(f"StepLR step size must be at least 1 epoch, got {cfg.step_size}")
-    if cfg.schedule in ("step", "multistep", "exponential", "plateau") and not 0 < cfg.gamma <= 1:
-        p.append(f"gamma must be in (0, 1] (the LR is multiplied by it), got {cfg.gamma:g}")
-    if cfg.schedule == "cosine" and not 0 <= cfg.min_lr < cfg.lr:
-        p.append(f"cosine min_lr must be ≥ 0 and below the learning rate {cfg.lr:g}, got {cfg.min_lr:g}")
-    if cfg.schedule == "plateau" and cfg.patience < 0:
-        p.append(f"plateau patience must be ≥ 0 epochs, got {cfg.patience}")
-    if cfg.warmup_epochs < 0 or cfg.warmup_epochs >= max(cfg.epochs, 1):
-        p.append(f"warm-up must be ≥ 0 and shorter than the run ({cfg.epochs} epochs), got {cfg.warmup_epochs:g}")
+    if ok("schedule", "min_lr", "lr") and cfg.schedule == "cosine" and not cfg.min_lr < cfg.lr:
+        p.append(f"cosine final LR (min_lr) must be below the learning rate {cfg.lr:g}, got {cfg.min_lr:g}")
+    if not ok("warmup_epochs", "epochs", "schedule"):
+        return p
+    if cfg.warmup_epochs >= cfg.epochs:
+        p.append(f"warm-up must be shorter than the run ({cfg.epochs} epochs), got {cfg.warmup_epochs:g}")
     elif cfg.warmup_epochs and cfg.schedule == "onecycle":
         p.append("OneCycle has its own warm-up; set warm-up epochs to 0")
     return p

@@ -70,17 +70,13 @@ def check_run_id(run_id: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    """A display name: printable, one line, at most 80 characters; refuses path-like names."""
-    name = " ".join(str(name).split())
-    if not name:
-        raise RunError("a run name cannot be empty")
-    if len(name) > 80:
-        raise RunError(f"a run name can have at most 80 characters, got {len(name)}")
-    if any(ch in name for ch in "/\\") or name in (".", ".."):
-        raise RunError("a run name cannot contain '/' or '\\' or be '.' or '..'")
-    if any(not ch.isprintable() for ch in name):
-        raise RunError("a run name cannot contain control characters")
-    return name
+    """A display name by the config's one rule for run names, as a RunError for the store."""
+    from core.config import clean_run_name
+
+    try:
+        return clean_run_name(name)
+    except ConfigError as exc:
+        raise RunError(str(exc)) from None
 
 
 def _slug(text: str) -> str:
@@ -207,11 +203,14 @@ class RunStore:
         try:
             self.claim(run_id)
             atomic_write_text(self.file(run_id, files.CONFIG), cfg.to_json())
-            self._transition(run_id, status, name=cfg.name or run_id, message="", created_at=time.time(),
+            name = clean_name(cfg.name) if cfg.name.strip() else run_id
+            self._transition(run_id, status, name=name, message="", created_at=time.time(),
                              epochs=cfg.epochs, epochs_done=0, preset=preset)
-        except OSError as exc:
+        except (OSError, RunError) as exc:
             self.release(run_id)
             shutil.rmtree(self.path(run_id), ignore_errors=True)
+            if isinstance(exc, RunError):
+                raise
             raise RunError(f"could not write the new run to {self.root}: {exc.strerror or exc} — free disk "
                            "space or fix permissions, then try again") from None
         return run_id

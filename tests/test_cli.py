@@ -34,7 +34,7 @@ def test_train_runs_and_resume_through_the_cli(tmp_path, synthetic, capsys):
 def test_bad_flags_and_config_files_get_messages_not_tracebacks(tmp_path, capsys):
     assert main(["train", "--lr", "-1", "--epochs", "0"]) == 2
     err = capsys.readouterr().err
-    assert "learning rate must be > 0, got -1" in err and "epochs must be between 1" in err
+    assert "learning rate (lr) must be > 0 and ≤ 100, got -1" in err and "epochs must be between 1" in err
     bad = tmp_path / "bad.json"
     bad.write_text('{"epochs": "many", "colour": "red"}')
     assert main(["train", "--config", str(bad)]) == 2

@@ -20,14 +20,14 @@ def test_defaults_are_valid_and_round_trip_through_json():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"lr": -1}, "learning rate must be > 0, got -1"),
-    ({"lr": 0}, "learning rate must be > 0"),
+    ({"lr": -1}, "learning rate (lr) must be > 0 and ≤ 100, got -1"),
+    ({"lr": 0}, "learning rate (lr) must be > 0"),
     ({"epochs": 0}, "epochs must be between 1 and"),
     ({"epochs": 10**6}, "epochs must be between 1 and"),
     ({"batch_size": 0}, "batch size must be between 1"),
     ({"batch_size": 10**7}, "batch size must be between 1"),
-    ({"momentum": 1.5}, "momentum must be in [0, 1)"),
-    ({"val_split": 0.9}, "validation split must be between 0 and 0.5"),
+    ({"momentum": 1.5}, "momentum must be between 0 and 0.999, got 1.5"),
+    ({"val_split": 0.9}, "validation share (val_split) must be between 0 and 0.5"),
     ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
     ({"arch": "vgg99"}, "unknown architecture 'vgg99'"),
     ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
@@ -38,10 +38,10 @@ def test_defaults_are_valid_and_round_trip_through_json():
     ({"schedule": "multistep", "milestones": (3, 9), "epochs": 5},
      "MultiStepLR milestones must be increasing epochs within 1..5"),
     ({"schedule": "onecycle", "warmup_epochs": 1.0}, "OneCycle has its own warm-up"),
-    ({"warmup_epochs": 7.0, "epochs": 5}, "warm-up must be ≥ 0 and shorter than the run"),
-    ({"label_smoothing": 1.0}, "label smoothing must be in [0, 1)"),
+    ({"warmup_epochs": 7.0, "epochs": 5}, "warm-up must be shorter than the run (5 epochs), got 7"),
+    ({"label_smoothing": 1.0}, "label smoothing must be between 0 and 0.99, got 1"),
     ({"nesterov": True, "optimizer": "adam"}, "Nesterov momentum needs optimizer sgd"),
-    ({"aug_erase": 2.0}, "random erasing probability"),
+    ({"aug_erase": 2.0}, "random erasing (aug_erase) must be between 0 and 1, got 2"),
     ({"arch": "custom"}, "arch custom needs a layer stack"),
 ])
 def test_bad_values_get_a_message_a_person_understands(changes, message):

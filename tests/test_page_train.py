@@ -30,7 +30,7 @@ def test_train_form_shows_every_problem_before_anything_starts(app):
     app.selectbox(key="cfg_schedule").set_value("multistep").run()
     app.text_input(key="cfg_milestones").set_value("4,2").run()
     errors = " ".join(e.value for e in app.error)
-    assert "learning rate must be > 0" in errors
+    assert "learning rate (lr) must be > 0" in errors
     assert "MultiStepLR milestones must be increasing epochs within 1..3" in errors
     assert app.button(key="train_submit").disabled
     assert state.store().list() == []
@@ -38,6 +38,7 @@ def test_train_form_shows_every_problem_before_anything_starts(app):
 
 def test_lr_preview_follows_the_schedule_fields(app):
     app.switch_page(state.TRAIN).run()
+    app.number_input(key="cfg_val_split").set_value(0.0)  # all 4,000 images train (the default holds 10% out)
     app.number_input(key="cfg_epochs").set_value(4)
     app.number_input(key="cfg_lr").set_value(0.1)
     app.selectbox(key="cfg_schedule").set_value("multistep").run()

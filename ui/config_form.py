@@ -10,18 +10,19 @@ from dataclasses import fields
 import streamlit as st
 
 from core import data, models
-from core.config import SCHEDULE_TITLES, ConfigError, RunConfig, field_info
+from core.config import (
+    ConfigError, RunConfig, best_basis_note, field_applies, field_info, field_problem, form_label,
+)
 
 PREFIX = "cfg_"
 VALUES = "train_values"  # the form's values; widget keys vanish when their page is not shown
-SCHEDULE_FIELDS = {
-    "step": ("step_size", "gamma"),
-    "multistep": ("milestones", "gamma"),
-    "exponential": ("gamma",),
-    "cosine": ("min_lr",),
-    "plateau": ("gamma", "patience"),
-}
-FLOAT_FORMATS = {"lr": "%.5g", "weight_decay": "%.2g", "min_lr": "%.2g", "gamma": "%.3g"}
+# The three columns and the field groups each shows, in order; within a group, fields follow
+# RunConfig. Labels, bounds, steps, formats and when a field shows all come from core.config.
+COLUMNS = (
+    ("Data and model", ("data", "model", "loop")),
+    ("Optimizer and schedule", ("optim", "schedule")),
+    ("Augmentation and hardware", ("augment", "device", "run")),
+)
 
 
 def key(name: str) -> str:
@@ -77,20 +78,33 @@ def set_value(name: str, value) -> None:
     st.session_state[key(name)] = value
 
 
-def _widget(name: str, **extra):
+def widget_spec(name: str) -> tuple[str, dict]:
+    """(Streamlit widget, its keyword arguments) for a field, from the field's metadata alone.
+
+    A number's min/max are the metadata's bounds, so every valid value fits the widget (a value
+    outside a number_input's bounds is silently replaced by its minimum). An exclusive lower bound
+    (learning rate > 0) is the widget's minimum: the form lets that one value through and
+    validation names it.
+    """
     info = field_info(name)
-    label = extra.pop("label", name.replace("_", " ").capitalize())
-    kind = info["type"] if isinstance(info["type"], str) else info["type"].__name__
-    common = {"key": key(name), "help": info["help"], **extra}
+    kwargs = {"label": form_label(name), "help": info["help"]}
     if "choices" in info:
-        return st.selectbox(label, info["choices"], **common)
-    if kind == "bool":
-        return st.toggle(label, **common)
-    if kind == "int":
-        return st.number_input(label, step=1, **common)
-    if kind == "float":
-        return st.number_input(label, format=FLOAT_FORMATS.get(name, "%.4g"), **common)
-    return st.text_input(label, **common)
+        titles = info.get("titles")
+        return "selectbox", {**kwargs, "options": info["choices"],
+                             **({"format_func": titles.__getitem__} if titles else {})}
+    if info["type"] == "bool":
+        return "toggle", kwargs
+    if info["type"] in ("int", "float") and "min" in info:
+        kwargs.update(min_value=info["min"], max_value=info["max"])
+        if info["type"] == "int":
+            return "number_input", {**kwargs, "step": 1}
+        return "number_input", {**kwargs, "step": info.get("step", 0.01), "format": info.get("format", "%.4g")}
+    return "text_input", kwargs
+
+
+def _widget(name: str, **extra):
+    kind, kwargs = widget_spec(name)
+    return getattr(st, kind)(key=key(name), **{**kwargs, **extra})
 
 
 def dataset_label(name: str) -> str:
@@ -100,59 +114,52 @@ def dataset_label(name: str) -> str:
     return f"{info.title}{mark}"
 
 
-def render() -> dict:
-    """Draw the form; return the raw values (validated by `to_config`)."""
-    ensure_defaults()
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        st.markdown("**Data and model**")
+def _registry_box(name: str, options: list, format_func) -> None:
+    label, help = form_label(name), field_info(name)["help"]
+    st.selectbox(label, options, key=key(name), help=help, format_func=format_func)
+
+
+def _data_and_model(name: str) -> None:
+    """Dataset and architecture pick from registries, so they get their own widgets."""
+    if name == "dataset":
         names = data.names()
         if st.session_state[key("dataset")] not in names:
             names = [st.session_state[key("dataset")], *names]
-        st.selectbox("Dataset", names, key=key("dataset"), format_func=dataset_label,
-                     help=field_info("dataset")["help"])
-        archs = list(models.MODELS)
-        st.selectbox("Architecture", archs, key=key("arch"), help=field_info("arch")["help"],
-                     format_func=lambda a: f"{models.MODELS[a].title}")
+        _registry_box("dataset", names, dataset_label)
+    elif name == "arch":
+        _registry_box("arch", list(models.MODELS), lambda a: models.MODELS[a].title)
         st.caption(models.MODELS[st.session_state[key("arch")]].description)
-        if st.session_state[key("arch")] == "custom":
-            layers = st.session_state[VALUES].get("custom_layers") or ()
-            st.caption(f"Custom stack of {len(layers)} layers (edit it on the Model page).")
-        _widget("epochs", min_value=1, label="Epochs")
-        _widget("batch_size", min_value=1, label="Batch size")
-        _widget("val_split", min_value=0.0, max_value=0.5, step=0.05, label="Validation share")
-        _widget("seed", min_value=0, label="Seed")
-    with c2:
-        st.markdown("**Optimizer and schedule**")
-        _widget("optimizer", label="Optimizer")
-        _widget("lr", min_value=0.0, step=0.001, label="Learning rate")
-        opt = st.session_state[key("optimizer")]
-        if opt in ("sgd", "rmsprop"):
-            _widget("momentum", min_value=0.0, max_value=0.999, step=0.05, label="Momentum")
-        if opt == "sgd":
-            _widget("nesterov", label="Nesterov momentum")
-        _widget("weight_decay", min_value=0.0, step=1e-4, label="Weight decay")
-        _widget("label_smoothing", min_value=0.0, max_value=0.99, step=0.05, label="Label smoothing")
-        _widget("schedule", label="LR schedule", format_func=lambda s: SCHEDULE_TITLES[s])
-        sched = st.session_state[key("schedule")]
-        for name in SCHEDULE_FIELDS.get(sched, ()):
-            labels = {"step_size": "Step size (epochs)", "milestones": "Milestones (epochs, e.g. 3,4)",
-                      "gamma": "Gamma", "min_lr": "Final LR", "patience": "Patience (epochs)"}
-            _widget(name, label=labels[name])
-        if sched != "onecycle":
-            _widget("warmup_epochs", min_value=0.0, step=0.5, label="Warm-up (epochs)")
-    with c3:
-        st.markdown("**Augmentation and hardware**")
-        _widget("aug_translate", min_value=0, max_value=16, label="Random shift (pixels)")
-        _widget("aug_rotate", min_value=0.0, max_value=180.0, step=5.0, label="Random rotation (°)")
-        _widget("aug_scale", min_value=0.0, max_value=0.9, step=0.05, label="Random zoom (±)")
-        _widget("aug_hflip", label="Horizontal flip")
-        _widget("aug_erase", min_value=0.0, max_value=1.0, step=0.1, label="Random erasing (probability)")
-        _widget("device", label="Device")
-        _widget("threads", min_value=0, max_value=256, label="CPU threads (0 = auto)")
-        _widget("mixed_precision", label="Mixed precision on CUDA")
-        _widget("name", label="Run name (optional)")
+    elif name == "custom_layers" and st.session_state[key("arch")] == "custom":
+        layers = st.session_state[VALUES].get("custom_layers") or ()
+        st.caption(f"Custom stack of {len(layers)} layers (edit it on the Model page).")
+
+
+def render() -> dict:
+    """Draw the form; return the raw values (validated by `to_config`)."""
+    ensure_defaults()
+    for column, (title, groups) in zip(st.columns(len(COLUMNS)), COLUMNS):
+        with column:
+            st.markdown(f"**{title}**")
+            for group in groups:
+                for f in fields(RunConfig):
+                    if f.metadata["group"] == group:
+                        _field(f.name)
     return current_values()
+
+
+def _field(name: str) -> None:
+    if name in ("dataset", "arch", "custom_layers"):
+        return _data_and_model(name)
+    # optimizer and schedule come before the fields that depend on them, so these are this run's
+    applies = field_applies(name, st.session_state[key("optimizer")], st.session_state[key("schedule")])
+    # a field that does not apply is still validated (it is saved, and a clone may use it): show it
+    # while its value is wrong, or its problem could not be fixed without switching back
+    wrong = field_info(name)["type"] in ("int", "float") and field_problem(name, st.session_state[key(name)])
+    if not (applies or wrong):
+        return None
+    _widget(name)
+    if name == "val_split" and st.session_state[key(name)] == 0:
+        st.caption(best_basis_note(RunConfig(val_split=0.0)))
 
 
 def to_config(values: dict) -> tuple[RunConfig | None, list[str]]:
