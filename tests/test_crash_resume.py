@@ -36,7 +36,7 @@ from tests.browser.conftest import _free_port, browser, page  # noqa: F401
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("epoch_seconds", "elapsed_seconds")
 CLI_RUN = ["train", "--dataset", "mnist_sample", "--arch", "lenet5", "--epochs", "4", "--batch-size", "32",
-           "--lr", "0.01", "--threads", "1", "--seed", "3"]
+           "--lr", "0.01", "--threads", "1", "--seed", "3", "--val-split", "0"]
 
 
 def _env(**extra) -> dict:
@@ -130,7 +130,8 @@ def _check_intact_after_kill(ck: Path, run_id: str, pid: int, min_epochs: int, e
     model, meta = trainer.load_model(store, run_id, "last")
     assert set(checkpoints.load_weights(store, run_id, "last")) == set(model.state_dict())
     ds = data.load("mnist_sample")
-    test = Batches(ds.test.images, ds.test.labels)
+    val = trainer.splits(ds, store.read_config(run_id))[1]  # what val_acc was measured on
+    test = Batches(val.images, val.labels)
     acc = evaluate(model, test, normalizer(meta.mean, meta.std, "cpu"))["acc"]
     assert rows == [dict(r) for r in saved["history"][:len(rows)]]  # the CSV round-trips exactly
     assert acc == pytest.approx(saved["history"][w_last - 1]["val_acc"], abs=2 / len(test))
