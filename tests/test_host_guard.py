@@ -46,16 +46,11 @@ def test_opting_in_to_names_wildcards_and_everything():
     assert not is_host_allowed("(garbage:8501", ["*"])  # even "*" wants a well-formed Host
 
 
-def test_allowed_hosts_adds_the_bound_address_but_not_a_wildcard_one():
-    assert allowed_hosts([], "localhost") == list(LOCAL_HOSTS)
-    assert allowed_hosts([], "192.168.1.5")[-1] == "192.168.1.5"
-    assert allowed_hosts([], "[fe80::1]")[-1] == "fe80::1"
-    for anywhere in ("0.0.0.0", "::", "", None, "unix:///tmp/app.sock"):
-        assert allowed_hosts([], anywhere) == list(LOCAL_HOSTS)
-    # the person's own names are kept (normalised), duplicates dropped, and applying it twice is stable
-    once = allowed_hosts([" MyBox.lan. ", "localhost", ""], "10.0.0.7")
-    assert once == [*LOCAL_HOSTS, "10.0.0.7", "mybox.lan"]
-    assert allowed_hosts(once, "10.0.0.7") == once
+def test_allowed_hosts_always_holds_the_local_names_and_keeps_the_configured_ones():
+    assert allowed_hosts([]) == list(LOCAL_HOSTS)
+    once = allowed_hosts([" MyBox.lan. ", "localhost", "", "192.168.1.20"])
+    assert once == [*LOCAL_HOSTS, "mybox.lan", "192.168.1.20"]  # normalised, duplicates dropped
+    assert allowed_hosts(once) == once  # applying it again changes nothing
 
 
 @pytest.mark.parametrize("header", ALLOWED + REFUSED[:-3] + ["mybox.lan:8501", "x.lab.example"])
@@ -70,12 +65,10 @@ def test_the_rule_agrees_with_streamlits_own_websocket_check(header, monkeypatch
 @pytest.fixture
 def streamlit_hosts():
     """Streamlit's server options as configured, restored after the test (the guard widens them)."""
-    saved = {k: (config.get_option(k), config.get_where_defined(k)) for k in (KEY, "server.address")}
-    config.set_option(KEY, list(LOCAL_HOSTS))
-    config.set_option("server.address", "10.0.0.7")
+    before, where = config.get_option(KEY), config.get_where_defined(KEY)
+    config.set_option(KEY, ["mybox.lan"])  # as `--server.allowedHosts mybox.lan` would
     yield
-    for k, (value, where) in saved.items():
-        config.set_option(k, value, where_defined=where)
+    config.set_option(KEY, before, where_defined=where)
 
 
 def test_a_foreign_host_sees_why_and_how_to_opt_in_and_nothing_else(app, monkeypatch, streamlit_hosts):
@@ -87,13 +80,14 @@ def test_a_foreign_host_sees_why_and_how_to_opt_in_and_nothing_else(app, monkeyp
     assert "refuses requests addressed to `evil.example`" in message
     assert "--server.allowedHosts evil.example" in message and "http://localhost:8501" in message
     assert not at.sidebar.children and not at.title
-    # and from now on Streamlit's own WebSocket check uses the same list, with the bound address
-    assert config.get_option(KEY) == [*LOCAL_HOSTS, "10.0.0.7"]
+    # and from now on Streamlit's own WebSocket check uses the same list
+    assert config.get_option(KEY) == [*LOCAL_HOSTS, "mybox.lan"]
     assert config.get_where_defined(KEY).startswith("ui/host_guard.py")
 
 
-def test_a_local_host_gets_the_app(app, monkeypatch, streamlit_hosts):
-    monkeypatch.setattr(host_guard, "_request_host", lambda: "localhost:8501")
+@pytest.mark.parametrize("host", ["localhost:8501", "mybox.lan:8501"])
+def test_local_and_configured_hosts_get_the_app(app, monkeypatch, streamlit_hosts, host):
+    monkeypatch.setattr(host_guard, "_request_host", lambda: host)
     at = app.run()
     assert not at.exception and not at.error
     assert at.title and at.title[0].value  # the Home page

@@ -3,17 +3,24 @@
 A web page on evil.example can re-point its own name at 127.0.0.1; the browser then treats this
 app as part of evil.example and lets the page drive it. The only trace is the Host header, which
 says evil.example. So, as Jupyter does, only local names are accepted unless the person running
-the app lists others in Streamlit's own option `server.allowedHosts` (README, "Running the app").
+the app lists others in Streamlit's own option `server.allowedHosts` (README, "Server settings").
 
 Three layers, one rule (`allowed_hosts` + `is_host_allowed`):
-1. .streamlit/config.toml sets server.allowedHosts to the local names, so from the moment the
-   server starts Streamlit itself refuses the WebSocket of any other Host (HTTP 403; its own
-   check, added in Streamlit 1.61, empty by default);
+1. .streamlit/config.toml (read beside the script, whatever the working folder) sets
+   server.allowedHosts to the local names, so from the moment the server starts Streamlit itself
+   refuses the WebSocket of any other Host (HTTP 403; its own check, added in Streamlit 1.61,
+   empty by default). Such a page stays a loading skeleton: no session, so not even the
+   script-less requests (clear_cache) that a session could send;
 2. the router calls `refuse_foreign_host()` before drawing anything: every action is a script
    run, so a session with a foreign Host can do nothing, and the person sees why and what to do;
-3. that call also widens Streamlit's list to the same rule (adding the bound `server.address`),
-   and sets it when config.toml was not read (the app started from another folder), so from
-   then on the WebSocket check and the message always agree.
+3. that call also makes Streamlit's list the same rule (the local names are always in it) and
+   sets it when config.toml is missing (only the code deployed), so from then on the WebSocket
+   check and the message agree. Streamlit reads the option on every handshake.
+
+Opting in uses Streamlit's own option (--server.allowedHosts, STREAMLIT_SERVER_ALLOWED_HOSTS),
+which the server reads when it starts. Neither a variable of ours nor the bound --server.address
+is added here: anything this module adds takes effect only after a first script run, i.e. after a
+visit by a name already allowed, so it would work or not depending on which name was opened first.
 """
 from __future__ import annotations
 
@@ -24,8 +31,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 LOCAL_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "::1")
-_ANY_ADDRESS = ("", "0.0.0.0", "::")  # bound to every interface: not a name anyone browses to
-_WHERE = "ui/host_guard.py (server.allowedHosts plus the local names and server.address)"
+_WHERE = "ui/host_guard.py (server.allowedHosts plus the local names)"
 
 
 # ---- the rule (pure) -----------------------------------------------------------------------
@@ -47,13 +53,9 @@ def host_name(host_header: str | None) -> str | None:
     return name if re.fullmatch(r"[a-z0-9_:-]+(\.[a-z0-9_-]+)*", name) else None
 
 
-def allowed_hosts(configured: Iterable[str], server_address: str | None) -> list[str]:
-    """The names to accept: the local ones, the address the server is bound to, and `configured`."""
-    names = list(LOCAL_HOSTS)
-    address = (server_address or "").strip().strip("[]").lower()
-    if address not in _ANY_ADDRESS and not address.startswith("unix://"):
-        names.append(address)
-    names += [h.strip().lower().rstrip(".") for h in configured if h and h.strip()]
+def allowed_hosts(configured: Iterable[str]) -> list[str]:
+    """The names to accept: the local ones and those the person running the app configured."""
+    names = [*LOCAL_HOSTS, *(h.strip().lower().rstrip(".") for h in configured if h and h.strip())]
     return list(dict.fromkeys(names))  # de-duplicated, order kept
 
 
@@ -83,11 +85,15 @@ def _effective_hosts() -> list[str]:
     from streamlit import config  # Streamlit's config module: the server reads the same values
 
     configured = config.get_option("server.allowedHosts") or []
-    wanted = allowed_hosts(configured, config.get_option("server.address"))
+    wanted = allowed_hosts(configured)
     if list(configured) != wanted:
         # the WebSocket check reads this option on every connection, so it applies at once
         config.set_option("server.allowedHosts", wanted, where_defined=_WHERE)
     return wanted
+
+
+def _refused() -> None:
+    """The only page a refused session has (never run: the script stops first)."""
 
 
 def refuse_foreign_host() -> None:
@@ -98,6 +104,8 @@ def refuse_foreign_host() -> None:
     allowed = _effective_hosts()
     if is_host_allowed(host, allowed):
         return
+    # replaces the file-name page list a first request for a page URL shows (see ui/state.py)
+    st.navigation([st.Page(_refused, title="Refused")], position="hidden")
     name = host_name(host) or host
     port = f":{urlsplit(f'//{host}').port}" if host_name(host) and urlsplit(f"//{host}").port else ""
     st.error(
