@@ -215,7 +215,7 @@ def peak_increase(tmp_path, data: bytes, setup: str, call: str) -> dict:
 
 
 def test_a_40_megapixel_upload_stays_within_200_mb(tmp_path):
-    # before issue #11's fix this rose by ~2 GB (decoded, converted and copied at full size)
+    # ~500 MB before issue #11's fix (decoded, converted and copied at full size); ~43 after
     im = Image.new("1", (8000, 5000))
     ImageDraw.Draw(im).ellipse((3000, 1500, 5000, 3500), outline=1, width=300)  # a big "0"
     data = encode(im, "PNG", optimize=True)
@@ -226,7 +226,8 @@ def test_a_40_megapixel_upload_stays_within_200_mb(tmp_path):
     assert result["outcome"] == "ok" and result["mb"] < 200, result
 
 
-def test_a_40_megapixel_image_in_an_imported_zip_stays_within_200_mb(tmp_path):
+def test_a_40_megapixel_image_in_an_imported_zip_stays_within_120_mb(tmp_path):
+    # ~190 MB before issue #11's fix (decoded, converted to RGB and resized at full size); ~40 after
     small = encode(Image.new("L", (16, 16), 128), "PNG")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -239,4 +240,4 @@ def test_a_40_megapixel_image_in_an_imported_zip_stays_within_200_mb(tmp_path):
             "    assert rep.per_class == {'cats': 3, 'dogs': 4}, rep")
     result = peak_increase(tmp_path, buf.getvalue(), setup, call)
     print(result)
-    assert result["outcome"] == "ok" and result["mb"] < 200, result
+    assert result["outcome"] == "ok" and result["mb"] < 120, result
