@@ -1,8 +1,9 @@
 """CNN Studio: the router. Page config, navigation over pages/, the shared sidebar."""
 import streamlit as st
 
-from ui import live, sidebar, state, warmup
+from ui import host_guard, live, sidebar, state, warmup
 
+host_guard.refuse_foreign_host()  # before anything is drawn: a DNS-rebinding page gets nothing
 st.set_page_config(page_title="CNN Studio", page_icon=":material/neurology:", layout="wide")
 state.init()
 

@@ -9,21 +9,17 @@ import io
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-SUPPORTED_UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
-# Pillow's names for those; phone cameras often write JPEGs that Pillow reports as MPO
-_FORMATS = {"PNG", "JPEG", "MPO", "BMP", "GIF", "WEBP", "TIFF"}
+# ImageInputError lives with the decoder; pages keep importing it from here
+from .images import ImageInputError, open_image
+
+SUPPORTED_UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]  # images.FORMATS
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 INVERT_CHOICES = ("auto", "always", "never")
 
 MNIST_SIZE = (28, 28)
 _STROKE_THRESHOLD = 0.2  # share of the peak: fainter pixels do not widen the digit's box
-
-
-class ImageInputError(ValueError):
-    """A picture that cannot become model input; the message tells the person what to do."""
 
 
 # ---- MNIST-style centring ------------------------------------------------------------------
@@ -103,51 +99,12 @@ def _read_bytes(data: Any) -> bytes:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageInputError(f"expected the file's bytes, got {type(data).__name__}")
     data = bytes(data)
-    if not data:
-        raise ImageInputError("the file is empty (0 bytes); choose an image file")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageInputError(
             f"the file is {len(data) / 2**20:.2g} MB; the limit is {MAX_UPLOAD_BYTES / 2**20:g} MB — "
             "upload a smaller image"
         )
     return data
-
-
-def _bomb_message(detail: object) -> str:
-    return (f"this image is too large to open safely ({detail}); "
-            f"the limit is {MAX_PIXELS / 1e6:g} megapixels — shrink it first")
-
-
-def _open(data: bytes) -> Image.Image:
-    """Open, check and decode the first frame, upright as its EXIF orientation says."""
-    try:
-        img = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageInputError(_bomb_message(exc)) from None
-    except UnidentifiedImageError:
-        raise ImageInputError("this file is not an image PIL can read; upload a PNG, JPEG, BMP, GIF, WebP or TIFF") from None
-    except Exception as exc:  # a damaged header can raise many types; all mean the same here
-        raise ImageInputError(f"this file could not be opened as an image: {exc}") from None
-    if img.format not in _FORMATS:
-        raise ImageInputError(
-            f"{img.format} images are not supported; upload one of: {', '.join(SUPPORTED_UPLOAD_TYPES)}"
-        )
-    width, height = img.size
-    if width * height > MAX_PIXELS:
-        raise ImageInputError(_bomb_message(f"{width}×{height} pixels"))
-    try:
-        img.seek(0)  # animated GIF/WebP/TIFF: the first frame
-        img.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageInputError(_bomb_message(exc)) from None
-    except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, EOFError...
-        raise ImageInputError(
-            f"the image data is truncated or damaged ({exc}); re-save the image and upload it again"
-        ) from None
-    try:
-        return ImageOps.exif_transpose(img)
-    except Exception:  # broken EXIF should not block an image that decoded fine
-        return img
 
 
 def _flatten(img: Image.Image, mode: str) -> Image.Image:
@@ -208,7 +165,9 @@ def image_to_input(
         raise ImageInputError(f"invert must be one of: {', '.join(INVERT_CHOICES)}; got {invert!r}")
     if center and channels != 1:
         raise ImageInputError("centring a digit applies to 1-channel (digit) models only")
-    img = _flatten(_open(_read_bytes(data)), "L" if channels == 1 else "RGB")
+    mode = "L" if channels == 1 else "RGB"
+    # decoded at most 2 MP, however large the file declares itself (see core/images.py)
+    img = _flatten(open_image(_read_bytes(data), mode=mode), mode)
     if invert == "always" or (invert == "auto" and channels == 1 and np.median(np.asarray(img)) > 127):
         img = ImageOps.invert(img)
     height, width = int(size[0]), int(size[1])

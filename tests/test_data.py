@@ -379,7 +379,7 @@ def test_import_directory_skips_non_images_and_loads(root, tmp_path):
     assert (rep.train_count, rep.test_count) == (8, 2) and rep.dataset == "folder:pets"
     skipped = dict(rep.skipped)
     assert set(skipped) == {"cats/notes.txt", "dogs/broken.png", "README.md"}
-    assert skipped["cats/notes.txt"] == "not an image (unrecognised file format)"
+    assert skipped["cats/notes.txt"].startswith("not an image (unrecognised file format); use a PNG")
     assert "class folder" in skipped["README.md"]
     assert tree(src) == before
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 
+from core import images
 from core import preprocess as pp
 from core.preprocess import ImageInputError
 
@@ -271,7 +272,7 @@ def test_refused_uploads_say_why(tmp_path):
     jpeg = encode(Image.effect_noise((64, 64), 60).convert("RGB"), "JPEG")
     cases = {
         b"": "empty",
-        text.read_bytes(): "not an image PIL can read",
+        text.read_bytes(): "not an image.*use a PNG, JPEG",
         jpeg[: len(jpeg) * 2 // 3]: "truncated or damaged",
         png_bomb(): "too large to open safely",
         encode(dark_square_on_white(), "PPM"): "PPM images are not supported",
@@ -283,10 +284,10 @@ def test_refused_uploads_say_why(tmp_path):
 
 def test_pixel_and_byte_limits(monkeypatch):
     data = encode(dark_square_on_white((300, 200)), "PNG")
-    monkeypatch.setattr(pp, "MAX_PIXELS", 50_000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 50_000)
     with pytest.raises(ImageInputError, match="300×200 pixels.*the limit is 0.05 megapixels"):
         pp.image_to_input(data, 1, (28, 28))
-    monkeypatch.setattr(pp, "MAX_PIXELS", 40_000_000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 40_000_000)
     monkeypatch.setattr(pp, "MAX_UPLOAD_BYTES", 2**20)
     big = data + b"\0" * (3 * 2**19 - len(data))  # sizes are checked before decoding
     with pytest.raises(ImageInputError, match="the file is 1.5 MB; the limit is 1 MB"):

@@ -10,7 +10,6 @@ import os
 import re
 import stat
 import time
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +17,22 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
+from ..images import FORMATS, ImageInputError, open_image
 from .base import Split, holdout, shuffled
 from .info import DatasetError, Progress, report, show
 from .folders import check_name, folder_path, store
 
-MAX_FILES = 50_000
+# 250,000 small images: CIFAR-10 (60,000) and the like fit; each is decoded alone, bounded by
+# core/images.py (pixels declared, decode budget), and only the resized tensors are kept.
+MAX_FILES = 250_000
+MAX_FILE_BYTES = 64 << 20  # one image file; a folder can hold anything, a zip declares its sizes
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed
 MAX_RATIO = 100  # whole-archive uncompressed : compressed
 RATIO_MIN_BYTES = 10 << 20  # small archives of flat images may legitimately compress well
-MAX_PIXELS = 40_000_000  # per image, checked from the header before decoding
+# PPM/PGM too: some classic datasets (e.g. AT&T faces) ship as .pgm
+IMPORT_FORMATS = FORMATS + ("PPM",)
 MAX_STORED_BYTES = 2 << 30  # decoded tensors kept in memory
 JUNK = ("__MACOSX", "Thumbs.db", "desktop.ini")
 
@@ -84,7 +88,7 @@ def _zip_entries(zf: zipfile.ZipFile) -> tuple[list[Entry], set[tuple[str, ...]]
             dirs.add(parts)
         elif parts:
             # CPython stops each member at its declared size, so the checks above bound memory.
-            files.append((parts, lambda info=info: zf.read(info)))
+            files.append((parts, lambda info=info: _read_member(zf, info)))
     return files, dirs
 
 
@@ -95,7 +99,7 @@ def _dir_entries(root: Path) -> tuple[list[Entry], set[tuple[str, ...]]]:
         dirs.update(rel + (d,) for d in subdirs)
         for n in names:
             path = Path(here) / n
-            files.append((rel + (n,), path.read_bytes))
+            files.append((rel + (n,), lambda path=path: _read_file(path)))
             total += path.stat().st_size if path.is_file() else 0
         if len(files) > MAX_FILES:
             raise DatasetError(f"{root} holds more than {MAX_FILES:,} files; import fewer images.")
@@ -104,6 +108,28 @@ def _dir_entries(root: Path) -> tuple[list[Entry], set[tuple[str, ...]]]:
                 f"{root} holds more than {_mib(MAX_TOTAL_BYTES)} of files (the limit); import fewer images."
             )
     return files, dirs
+
+
+def _too_big(size: int) -> ImageInputError:
+    return ImageInputError(f"the file is {_mib(size)}; the limit for one image is {_mib(MAX_FILE_BYTES)}")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    if info.file_size > MAX_FILE_BYTES:
+        raise _too_big(info.file_size)
+    return zf.read(info)
+
+
+def _read_file(path: Path) -> bytes:
+    """A regular file's bytes; a device, pipe or socket (even behind a symlink) is never opened."""
+    st = path.stat()  # follows symlinks: what a read would reach
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageInputError("not a regular file (a device, pipe or socket), so it was not read")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since the walk
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_big(max(st.st_size, len(data)))
+    return data
 
 
 def _mib(n: int) -> str:
@@ -130,28 +156,21 @@ def _strip_top(files: list[Entry], dirs: set) -> tuple[list[Entry], set]:
 def _decode(data: bytes, size: tuple[int, int], grayscale: bool) -> np.ndarray:
     h, w = size
     mode = "L" if grayscale else "RGB"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        img = Image.open(io.BytesIO(data))
-        if img.width * img.height > MAX_PIXELS:
-            raise ValueError(f"image too large ({img.width}×{img.height} pixels)")
-        img.draft(mode, (max(h, w), max(h, w)))  # JPEG: decode at a reduced scale, much faster
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            rgba = img.convert("RGBA")  # transparent background -> white, not black
-            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        img = img.convert(mode).resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # bounded decode, already shrunk towards (w, h) and upright; raises ImageInputError
+    img = open_image(data, fit=(w, h), mode=mode, formats=IMPORT_FORMATS)
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")  # transparent background -> white, not black
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    img = img.convert(mode).resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
     arr = np.asarray(img, dtype=np.uint8)
     return arr[None] if grayscale else arr.transpose(2, 0, 1)
 
 
 def _skip_reason(exc: Exception) -> str:
-    if isinstance(exc, Image.UnidentifiedImageError):
-        return "not an image (unrecognised file format)"
-    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return "image too large (more pixels than allowed)"
+    if isinstance(exc, ImageInputError):  # its message already says what is wrong and what to do
+        return str(exc)
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return text if text.startswith("image too large") else f"damaged or unsupported image ({text})"
+    return f"damaged or unsupported image ({text})"
 
 
 def _open_source(source) -> tuple[list[Entry], set, str, zipfile.ZipFile | None]:
