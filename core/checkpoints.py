@@ -16,7 +16,6 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from core import run_files as files
-from core.run_files import WHICH  # noqa: F401  (re-exported)
 from core.runs import RunError, RunStore, atomic_write_bytes
 
 

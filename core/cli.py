@@ -6,7 +6,6 @@ saved config.json always agree.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading

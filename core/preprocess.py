@@ -5,7 +5,6 @@ Both return uint8 arrays in the layout the datasets use, (28, 28) or (C, H, W), 
 """
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np

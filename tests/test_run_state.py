@@ -19,7 +19,6 @@ from core import cli, run_files, tables, trainer
 from core.config import RunConfig
 from core.jobs import JobRunner
 from core.runs import RunError, RunStore
-from tests.conftest import put_status
 from tests.test_jobs import wait_for
 from ui import state
 
@@ -178,9 +177,9 @@ def test_disk_full_at_creation_leaves_no_folder(store, monkeypatch):
     assert list(store.root.iterdir()) == []
 
 
-def test_disk_full_while_training_ends_the_run_truthfully(store, synthetic, monkeypatch):
-    # case 2: "unexpected error: OSError [Errno 28]", status stuck "running", Resume disabled,
-    # Delete/Rename refused, `core resume` said "being trained by another process"
+@pytest.fixture
+def full(monkeypatch):
+    """Every run-file write fails with ENOSPC while `full["on"]` (the disk filled up)."""
     real = run_files.atomic_write_bytes
     full = {"on": False}
 
@@ -189,11 +188,17 @@ def test_disk_full_while_training_ends_the_run_truthfully(store, synthetic, monk
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, data)
 
+    monkeypatch.setattr(run_files, "atomic_write_bytes", write)
+    return full
+
+
+def test_disk_full_while_training_ends_the_run_truthfully(store, synthetic, full):
+    # case 2: "unexpected error: OSError [Errno 28]", status stuck "running", Resume disabled,
+    # Delete/Rename refused, `core resume` said "being trained by another process"
     class FillDisk(trainer.Callback):
         def on_epoch_end(self, event, state):
             full["on"] = True  # the next checkpoint write and every write after it fail
 
-    monkeypatch.setattr(run_files, "atomic_write_bytes", write)
     run_id = store.create(cfg(epochs=3))
     result = trainer.run(store, run_id, callbacks=[FillDisk()])
     assert result.status == "failed"
@@ -208,16 +213,7 @@ def test_disk_full_while_training_ends_the_run_truthfully(store, synthetic, monk
     assert store.read_status(run_id).status == "completed" and store.read_status(run_id).epochs_done == 3
 
 
-def test_disk_full_in_the_dashboard_runner_is_reported_and_resumable(store, synthetic, monkeypatch):
-    real = run_files.atomic_write_bytes
-    full = {"on": False}
-
-    def write(path, data):
-        if full["on"]:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data)
-
-    monkeypatch.setattr(run_files, "atomic_write_bytes", write)
+def test_disk_full_in_the_dashboard_runner_is_reported_and_resumable(store, synthetic, full):
     runner = JobRunner(store)
     run_id = runner.submit(cfg(epochs=30))
     assert wait_for(lambda: store.record(run_id).epochs_done >= 1)

@@ -1,6 +1,8 @@
 """A real Streamlit server on a free localhost port, and headless Debian Chromium via Playwright."""
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import socket
@@ -80,8 +82,9 @@ def server(tmp_path_factory):
         shutil.copy(scratch / "server.log", SHOTS / "server.log") if SHOTS.exists() else None
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def chromium(*extra_args: str):
+    """Debian's Chromium under Playwright (whose own browser download cannot work offline)."""
     if CHROMIUM is None:
         _missing("Chromium")
     try:
@@ -90,9 +93,15 @@ def browser():
         _missing("Playwright")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *extra_args])
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture

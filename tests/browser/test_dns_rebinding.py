@@ -12,12 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import ARGS, CHROMIUM, ROOT, SHOTS, _free_port, _missing, stop_server
+from tests.browser.conftest import ROOT, SHOTS, _free_port, chromium, stop_server
 
 pytestmark = pytest.mark.browser
 
@@ -37,16 +36,7 @@ def handshake(url: str, host: str) -> str:
 
 @pytest.fixture(scope="module")
 def rebinding_browser():
-    if CHROMIUM is None:
-        _missing("Chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM,
-                               args=[*ARGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"])
+    with chromium("--host-resolver-rules=MAP evil.example 127.0.0.1") as b:
         yield b
         b.close()
 

@@ -8,7 +8,6 @@ Playground: draw a stroke, get a prediction. Screenshots land in artifacts/scree
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
