@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core import checkpoints, data, trainer
+from core.config import best_basis_note
 from core import run_files as files
 from core.runs import RunError, RunRecord
 from core.tables import run_label
@@ -41,13 +42,17 @@ def pick_run_and_weights(prefix: str, *, where: str, needs_predictions: bool = F
     with left:
         rec = pick_run(key=f"{prefix}_run", needs_predictions=needs_predictions, where=where)
     with right:
-        which = pick_checkpoint(f"{prefix}_weights")
+        which = pick_checkpoint(f"{prefix}_weights", rec)
+    if which == "best" and rec.config.best_on_test:
+        st.caption(f":material/warning: {best_basis_note(rec.config)}")
     return rec, which
 
 
-def pick_checkpoint(key: str) -> str:
+def pick_checkpoint(key: str, rec: RunRecord) -> str:
+    basis = "the test set" if rec.config.best_on_test else "its validation share"
     which = st.segmented_control("Weights", ["best", "last"], default="best", key=key,
-                                 help="best = the epoch with the highest validation accuracy; last = the final epoch")
+                                 help=f"best = the epoch with the highest accuracy on {basis}; last = the final "
+                                      f"epoch. {best_basis_note(rec.config)}")
     return which or "best"
 
 
