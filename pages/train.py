@@ -10,7 +10,8 @@ from core import data
 from core.config import ConfigError, RunConfig
 from core.optim import lr_preview
 from core.runs import RunError
-from ui import config_form, live, presets_ui, state
+from ui import config_form, live, lr_finder_ui, presets_ui, state
+from ui.text import plain
 from ui.train_figures import lr_finder_figure, lr_preview_figure
 
 NEXT_RUN = "train_next_run"  # the "set up another run" toggle shown while one trains
@@ -21,7 +22,7 @@ state.show_flash()  # the router shows it first; under AppTest pages run without
 
 live.panel()
 
-prefill = st.session_state.get(state.TRAIN_PREFILL)
+prefill = state.get(state.TRAIN_PREFILL)
 busy = state.snapshot()["busy"]
 if busy:
     if prefill:
@@ -35,8 +36,8 @@ if prefill:
     try:
         config_form.load_into_form(RunConfig.from_dict(prefill, strict=False))
     except ValueError as exc:
-        st.error(f"Could not load that configuration into the form: {exc}")
-    st.session_state[state.TRAIN_PREFILL] = None
+        st.error(f"Could not load that configuration into the form: {plain(exc)}")
+    state.put(state.TRAIN_PREFILL, None)
 
 presets_ui.picker(key="train_preset")
 
@@ -66,7 +67,9 @@ def fix_these(problems: list[str]) -> str:
 def submit() -> None:
     """The Train button's callback: it runs before the page does, so the page that follows
     already shows the new run in the live panel."""
-    c, errors = config_form.to_config(config_form.current_values())
+    values = config_form.current_values()
+    config_form.remember()  # the page that follows may leave the form out: save what was typed now
+    c, errors = config_form.to_config(values)
     if errors:
         state.flash("error", fix_these(errors))
         return
@@ -74,7 +77,7 @@ def submit() -> None:
     try:
         run_id = state.runner().submit(c)
     except (ConfigError, RunError, OSError) as exc:
-        state.flash("error", f"The run could not be started: {exc}")
+        state.flash("error", f"The run could not be started: {plain(exc)}")
         return
     state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
 
@@ -90,23 +93,27 @@ else:
         st.caption("The LR finder raises the learning rate exponentially over 150 batches on a copy "
                    "of the model and suggests where the loss falls fastest.")
         if st.button("Run the LR finder", icon=":material/search:", key="lr_find"):
-            from ui.lr_finder_ui import run_finder
-            st.session_state["lr_finder_result"] = run_finder(cfg)
-        result = st.session_state.get("lr_finder_result")
+            lr_finder_ui.find(cfg)
+        result = lr_finder_ui.result_for(cfg)
         if result is not None:
-            if isinstance(result, str):
-                st.error(result)
+            if "error" in result:
+                st.error(result["error"])
             else:
-                st.plotly_chart(lr_finder_figure(result.lrs, result.losses, result.suggestion), key="lr_finder_chart")
-                st.caption(result.note)
-                if result.suggestion and st.button(f"Use {result.suggestion:.2g} as the learning rate", key="lr_use"):
-                    st.session_state[config_form.VALUES]["lr"] = float(f"{result.suggestion:.2g}")
-                    st.session_state.pop(config_form.key("lr"), None)
-                    st.rerun()
+                st.plotly_chart(lr_finder_figure(result["lrs"], result["losses"], result["suggestion"]),
+                                key="lr_finder_chart")
+                st.caption(result["note"])
+                if result["suggestion"]:
+                    suggested = float(f"{result['suggestion']:.2g}")
+                    # a callback: it runs before the form's widgets exist, so it may set them
+                    st.button(f"Use {suggested:g} as the learning rate", key="lr_use",
+                              on_click=config_form.set_values, kwargs={"lr": suggested})
+        elif lr_finder_ui.has_result():
+            st.caption("The last LR-finder sweep was run with other settings (dataset, model, batch "
+                       "size or optimizer); run it again for these.")
 
 status = data.status(cfg.dataset) if cfg else None
 if status is not None and not status.ready:
-    st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
+    st.warning(f"Dataset {plain(cfg.dataset)} is not available here: {status.detail} {status.fix}")
     st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
 st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
           key="train_submit", on_click=submit,
