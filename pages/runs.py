@@ -260,7 +260,8 @@ def _compare(selected) -> None:
     finals = compare.final_metrics(selected)
     percent = st.column_config.NumberColumn(format="%.2f%%")
     st.dataframe(as_percent(finals, ("best val accuracy", "final val accuracy", "test accuracy")),
-                 key="runs_final_metrics", placeholder="–", column_config={
+                 key="runs_final_metrics", placeholder="–",
+                 column_order=["why blank", *compare.FINAL_METRICS], column_config={
         "why blank": st.column_config.TextColumn("why –", help="why some of this run's cells have no value yet"),
         "best val accuracy": percent, "final val accuracy": percent, "test accuracy": percent,
         "training time (s)": st.column_config.NumberColumn(format="%.1f s"),
@@ -286,7 +287,7 @@ def _compare_predictions(selected, labels) -> None:
         shown += 1
         reports[label] = (classes, metrics.per_class_report(preds["labels"], preds["preds"], classes))
     for label in missing:
-        st.caption(f"{plain(label)}: no stored test predictions (it has not finished an epoch), so no confusion matrix.")
+        st.caption(f"{plain(label)}: no stored test predictions yet, so no confusion matrix.")
     if len(reports) < 1:
         return
     first_classes = next(iter(reports.values()))[0]

@@ -125,13 +125,14 @@ def _column_config() -> dict:
 
 def render(shape: tuple, num_classes: int, batch: int, start: list[dict]) -> tuple[list[dict], list, str | None]:
     """Draw the editor and its live shape table; return (layers, checks, error or None)."""
-    editor_key = f"layer_editor_{state.get(VERSION)}"
     kept = state.get(KEPT)  # after a reload: the stack saved on this server
     if not (isinstance(kept, list) and all(isinstance(layer, dict) for layer in kept)):
         kept = None  # nothing kept, or a saved file this version cannot read
     if state.get(BASE) is None and kept is None:
         reset(start)
-    elif editor_key not in st.session_state and kept is not None:
+    # after reset(): with the key from before it, the next run drew a new table and lost the first edit
+    editor_key = f"layer_editor_{state.get(VERSION)}"
+    if editor_key not in st.session_state and kept is not None:
         # back from another page or reloaded: the table's edits are gone, so start from the last stack
         st.session_state[BASE] = kept
     # tall enough to show the whole stack beside its shapes, row against row
