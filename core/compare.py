@@ -11,6 +11,7 @@ from core.config import RunConfig
 from core.tables import runs_table
 
 CURVE_COLUMNS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr")
+ACTIVE = ("queued", "running")  # run states whose numbers are still to come
 
 # column title -> column of runs_table, in the order the side-by-side table shows them
 FINAL_METRICS = {
@@ -72,10 +73,23 @@ def config_diff(records: Sequence) -> pd.DataFrame:
 
 def final_metrics(records: Sequence) -> pd.DataFrame:
     """One row per run (index: its label), one column per FINAL_METRICS entry; NaN where a run
-    has no value yet (no completed epoch, no test evaluation)."""
+    has no value yet, and a last column "why blank" saying why (see `blank_reason`)."""
     table = runs_table(records)
-    table["epochs_done"] = [r.epochs_done for r in records]
+    table["epochs_done"] = [len(r.metrics) for r in records]  # the rows the other columns come from
     out = table[list(FINAL_METRICS.values())].astype("float64")
     out.index = pd.Index(run_labels(records), name="run")
     out.columns = list(FINAL_METRICS)
+    out["why blank"] = [blank_reason(r, test) for r, test in zip(records, out["test accuracy"])]
     return out
+
+
+def blank_reason(rec, test_acc: float) -> str:
+    """Why a run's row of final_metrics has empty cells ("" when none is empty)."""
+    if rec.damaged:
+        return f"run folder damaged: {rec.damaged}"
+    prefix = {"queued": "queued: ", "running": "training: "}.get(rec.state, "")
+    if not rec.metrics:
+        return prefix + "no finished epoch yet" if prefix else f"{rec.state} before its first epoch ended"
+    if pd.isna(test_acc):
+        return prefix + "not evaluated on the test set yet" if prefix else "not evaluated on the test set"
+    return ""

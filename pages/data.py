@@ -12,11 +12,11 @@ from ui import data_figures as figs
 from ui import state
 from ui.config_form import pending_values
 from ui.images import to_pil
+from ui.text import plain
 
 state.init()
 
 PICK = "data_dataset"
-KEPT = "_kept_data_dataset"
 PICK_NEXT = "data_dataset_next"  # set before st.rerun() to select a just-imported dataset
 AUG_SEED = "data_aug_seed"
 IMPORTED = "data_import_report"
@@ -62,7 +62,7 @@ def _overview(names: list[str]) -> pd.DataFrame:
 
 def _default_dataset(names: list[str]) -> str:
     # the last choice here (widget values vanish while another page is shown), else the Train form's
-    for wanted in (st.session_state.get(KEPT), pending_values().get("dataset")):
+    for wanted in (state.get(state.KEPT).get(PICK), pending_values().get("dataset")):
         if wanted in names:
             return wanted
     return "mnist_sample"
@@ -88,7 +88,7 @@ def _fetch(name: str, verb: str) -> None:
         bar.empty()
         st.error(str(exc), icon=":material/cloud_off:")
         return
-    state.flash("success", f"{name}: {result.detail}")
+    state.flash("success", f"{plain(name)}: {plain(result.detail)}")
     st.rerun()
 
 
@@ -196,7 +196,7 @@ def _augmentation(ds: data.Dataset) -> None:
     scale = max(1, 64 // ds.shape[2])
     for label, batch in rows:
         name_col, img_col = st.columns([1, 6], vertical_alignment="center")
-        name_col.markdown(f"**{label}**")
+        name_col.markdown(f"**{plain(label)}**")
         img_col.image(to_pil(figs.strip(batch), scale))
 
 
@@ -264,7 +264,7 @@ def _import_report(chosen: str) -> None:
     report = st.session_state.get(IMPORTED)
     if report is None or report.dataset != chosen:
         return
-    st.success(f"Imported **{report.dataset}**: {len(report.classes)} classes, {report.train_count:,} train / "
+    st.success(f"Imported **{plain(report.dataset)}**: {len(report.classes)} classes, {report.train_count:,} train / "
                f"{report.test_count:,} test images. It is selected above and can be trained on from the Train page.")
     counts = pd.DataFrame({"class": list(report.per_class), "images": list(report.per_class.values())})
     st.dataframe(counts, hide_index=True, width="content")
@@ -287,7 +287,7 @@ with st.expander("All datasets", icon=":material/list:", key="data_overview_open
     st.dataframe(_overview(names), hide_index=True)
 chosen = st.selectbox("Dataset", names, key=PICK,
                       format_func=lambda n: f"{_title(n)} ({n})" if _title(n) != n else n)
-st.session_state[KEPT] = chosen
+state.keep_widget(PICK)
 # keyed and stateful, so a message appearing above it (a flash) cannot collapse it mid-import
 with st.expander("Import your own images", icon=":material/upload:", key=IMPORT_OPEN, on_change="rerun"):
     _import_report(chosen)

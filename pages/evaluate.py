@@ -14,6 +14,7 @@ from core import run_files as files
 from core.inspect import InspectError, grad_cam, saliency
 from ui import evaluation, gallery, runpicker, state
 from ui.images import to_pil
+from ui.text import plain
 
 TABS, CELL = "evaluate_tabs", "evaluate_cell"
 TAB_WRONG, TAB_RIGHT, TAB_CELL = "Misclassified", "Correct", "Confusion cell"
@@ -194,7 +195,7 @@ meta = runpicker.load_meta(rec)
 classes = meta["classes"]
 images = runpicker.load_test_images(rec)
 if len(images) != len(preds["labels"]):
-    st.error(f"The test split of {rec.config.dataset} now has {len(images):,} images but this run was evaluated "
+    st.error(f"The test split of {plain(rec.config.dataset)} now has {len(images):,} images but this run was evaluated "
              f"on {len(preds['labels']):,}; the dataset changed since training, so images and predictions no "
              "longer match. Train the run again to evaluate it.")
     st.stop()

@@ -4,6 +4,7 @@ import streamlit as st
 from core import presets
 from core.tables import run_label
 from ui import live, presets_ui, state
+from ui.text import plain
 
 state.init()
 st.title("CNN Studio")
@@ -44,10 +45,10 @@ for col, pair in zip(cols, presets.PAIRS.values()):
         st.markdown(f"**{pair.title}**")
         st.caption(pair.question)
         if st.button("Queue both and compare", key=f"home_pair_{pair.name}", icon=":material/compare_arrows:"):
-            st.session_state[state.COMPARE_RUNS] = presets_ui.start_pair(pair.name)
-            state.flash("success", "Both runs are queued; the comparison fills in as they train "
-                                   "(reload this page to update it).")
-            st.switch_page(state.RUNS)
+            run_ids = presets_ui.start_pair(pair.name)
+            state.flash("success", "Both runs are queued. The comparison below fills in by itself as they "
+                                   "train, and the page's address keeps the selection, so reloading it is safe.")
+            state.open_comparison(run_ids)
 with st.expander("Reproduce the tutorials", icon=":material/school:"):
     preset_cards("Tutorials")
 
@@ -60,8 +61,8 @@ if not runs:
     st.info("No runs yet. Press **Train now** on the first preset above — it works offline.")
 for rec in runs:
     a, b = st.columns([5, 1])
-    a.write(run_label(rec) if rec.config and not rec.damaged else f"{rec.run_id} — damaged: {rec.damaged}")
+    a.write(plain(run_label(rec)) if rec.config and not rec.damaged else f"{rec.run_id} — damaged: {plain(rec.damaged)}")
     if not rec.damaged and rec.epochs_done and b.button("Evaluate", key=f"home_eval_{rec.run_id}"):
-        st.session_state[state.SELECTED_RUN] = rec.run_id
+        state.put(state.SELECTED_RUN, rec.run_id)
         st.switch_page(state.EVALUATE)
 st.page_link(state.RUNS, label="All runs", icon=":material/table_chart:")

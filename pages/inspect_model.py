@@ -15,6 +15,7 @@ from core.preprocess import (
 from ui import inspect_figures as figs
 from ui import runpicker, state
 from ui.images import to_pil
+from ui.text import plain
 
 state.init()
 
@@ -91,7 +92,7 @@ def _uploaded(meta: dict) -> np.ndarray | None:
     try:
         return image_to_input(upload, channels, (height, width), invert=invert, center=center)
     except ImageInputError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{plain(upload.name)}: {plain(exc)}")
         return None
 
 

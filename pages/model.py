@@ -11,6 +11,7 @@ from core.config import RunConfig
 from ui import layer_editor, state
 from ui import model_figures as figs
 from ui.config_form import pending_values
+from ui.text import plain
 
 state.init()
 
@@ -24,16 +25,6 @@ def _title(name: str) -> str:
         return data.info(name).title
     except data.DatasetError:  # an imported folder whose meta.json is damaged; chosen, it says so
         return name
-
-
-def _restore(key: str, default) -> None:
-    # widget values are dropped while another page is shown; bring back the last choice
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get("_kept_" + key, default)
-
-
-def _keep(key: str) -> None:
-    st.session_state["_kept_" + key] = st.session_state[key]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -87,8 +78,9 @@ def _use_in_train(layers: list, dataset: str) -> None:
     # the whole config, so the Train form keeps every other value it had
     prefill = {**RunConfig().to_dict(), **pending_values()}
     prefill.update(arch="custom", custom_layers=layers, dataset=dataset)
-    st.session_state[state.TRAIN_PREFILL] = prefill
-    state.flash("success", f"Loaded your {len(layers)}-layer custom stack into the Train form (dataset {dataset}).")
+    state.put(state.TRAIN_PREFILL, prefill)
+    state.flash("success", f"Loaded your {len(layers)}-layer custom stack into the Train form "
+                           f"(dataset {plain(dataset)}).")
     st.switch_page(state.TRAIN)
 
 
@@ -125,9 +117,9 @@ def _comparison(shape: tuple, num_classes: int, arch: str, custom_params: int | 
 st.title("Model")
 names = data.names()
 defaults = pending_values()
-_restore(ARCH, defaults.get("arch") if defaults.get("arch") in models.MODELS else "lenet5")
-_restore(DATASET, defaults.get("dataset") if defaults.get("dataset") in names else "mnist_sample")
-_restore(BATCH, 16)
+state.restore_widget(ARCH, defaults.get("arch") if defaults.get("arch") in models.MODELS else "lenet5")
+state.restore_widget(DATASET, defaults.get("dataset") if defaults.get("dataset") in names else "mnist_sample")
+state.restore_widget(BATCH, 16)
 if st.session_state[DATASET] not in names:  # e.g. an imported folder deleted meanwhile
     st.session_state[DATASET] = "mnist_sample"
 
@@ -137,7 +129,7 @@ dataset = c2.selectbox("Input shape and classes from", names, key=DATASET, forma
 batch = int(c3.number_input("Batch size", 1, 65536, key=BATCH,
                             help="Only the first dimension of every output shape and the MACs depend on it."))
 for key in (ARCH, DATASET, BATCH):
-    _keep(key)
+    state.keep_widget(key)
 st.caption(models.MODELS[arch].description)
 
 try:
@@ -148,7 +140,7 @@ except data.DatasetError as exc:
     st.stop()
 shape, num_classes = (info.channels, *info.size), info.num_classes
 st.caption(f"Input: {batch} × {info.channels} × {info.size[0]} × {info.size[1]} "
-           f"({'grayscale' if info.channels == 1 else 'RGB'} {info.title} images) → {num_classes} classes. "
+           f"({'grayscale' if info.channels == 1 else 'RGB'} {plain(info.title)} images) → {num_classes} classes. "
            "Shapes come from the dataset's description; the dataset need not be downloaded.")
 
 table_tab, builder_tab, compare_tab = st.tabs(["Layers", "Build your own", "Compare architectures"])

@@ -16,6 +16,7 @@ from core.preprocess import (
 from ui import inspect_figures as figs
 from ui import runpicker, state
 from ui.images import to_pil
+from ui.text import plain
 
 state.init()
 
@@ -69,7 +70,7 @@ def _uploaded(meta: dict) -> tuple[np.ndarray | None, str]:
     try:
         x = image_to_input(upload, channels, (height, width), invert=invert, center=center)
     except ImageInputError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{plain(upload.name)}: {plain(exc)}")
         return None, ""
     return x, f"{upload.name}, as {height}×{width} {'gray' if channels == 1 else 'colour'} pixels"
 
@@ -119,7 +120,7 @@ modes = [DRAW, UPLOAD, TEST] if digits else [UPLOAD, TEST]
 mode = st.segmented_control("Input", modes, default=modes[0], key=f"play_mode_{digits}") or modes[0]
 if not digits:
     st.caption(f":material/info: No drawing canvas for this run: it was trained on "
-               f"{meta.get('dataset_title', rec.config.dataset)}, not on handwritten digits, and a "
+               f"{plain(meta.get('dataset_title', rec.config.dataset))}, not on handwritten digits, and a "
                "mouse sketch looks nothing like its photos. Upload a picture or try a test image.")
 
 left, right = st.columns([1, 2], gap="large")

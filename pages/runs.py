@@ -11,6 +11,7 @@ from core import compare, metrics, run_files, tables
 from core.runs import RunError
 from ui import compare as compare_figs
 from ui import evaluation, runpicker, state
+from ui.text import plain
 
 state.init()
 st.title("Runs")
@@ -70,13 +71,13 @@ def _filtered(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _clear_selection() -> None:
-    st.session_state[state.COMPARE_RUNS] = []
+    state.set_compare_runs([])
     st.session_state["runs_table_generation"] = st.session_state.get("runs_table_generation", 0) + 1
 
 
 def _selectable_table(view: pd.DataFrame) -> list[str]:
-    """Show the table; return the selected run ids (kept in COMPARE_RUNS for other pages)."""
-    chosen = [r for r in st.session_state[state.COMPARE_RUNS] if r in by_id]
+    """Show the table; return the selected run ids (kept in the session and the page's URL)."""
+    chosen = [r for r in state.compare_runs() if r in by_id]
     visible = list(view["run_id"])
     # the key follows the visible rows, so a new filter starts from COMPARE_RUNS, not stale row numbers
     digest = hashlib.md5("|".join(visible).encode()).hexdigest()[:10]
@@ -90,13 +91,19 @@ def _selectable_table(view: pd.DataFrame) -> list[str]:
     )
     hidden = [r for r in chosen if r not in visible]
     selected = hidden + [visible[i] for i in event.selection.rows if i < len(visible)]
-    st.session_state[state.COMPARE_RUNS] = selected
+    if selected != state.compare_runs():
+        state.set_compare_runs(selected)
     if hidden:
         st.caption(f"{len(hidden)} selected run(s) are hidden by the filters and still count as selected.")
     return selected
 
 
 # ---- actions on one run ------------------------------------------------------------------------
+
+def copy_name(name: str) -> str:
+    """The name a clone starts with: the run's own, marked as a copy (within the 80-character limit)."""
+    return f"{name[:73].rstrip()} (copy)"
+
 
 def _rename(rec) -> None:
     with st.form(f"runs_rename_form_{rec.run_id}", border=False):
@@ -108,7 +115,7 @@ def _rename(rec) -> None:
             except RunError as exc:
                 st.error(str(exc))
             else:
-                state.flash("success", f"Renamed run {rec.run_id} to “{' '.join(name.split())}”.")
+                state.flash("success", f"Renamed run {rec.run_id} to “{plain(name)}”.")
                 st.rerun()
 
 
@@ -119,7 +126,7 @@ def _delete(rec) -> None:
             st.session_state[confirm_key] = rec.run_id
             st.rerun()
         return
-    st.warning(f"Delete run **{rec.name}** (`{rec.run_id}`) with its weights, metrics and predictions? "
+    st.warning(f"Delete run **{plain(rec.name)}** (`{rec.run_id}`) with its weights, metrics and predictions? "
                "This cannot be undone.")
     yes, no = st.columns(2)
     if no.button("Cancel", key="runs_delete_cancel", width="stretch"):
@@ -132,8 +139,8 @@ def _delete(rec) -> None:
         except RunError as exc:
             st.error(str(exc))
         else:
-            st.session_state[state.COMPARE_RUNS] = [r for r in st.session_state[state.COMPARE_RUNS] if r != rec.run_id]
-            state.flash("success", f"Deleted run {rec.name}.")
+            state.set_compare_runs([r for r in state.compare_runs() if r != rec.run_id])
+            state.flash("success", f"Deleted run {plain(rec.name)}.")
             st.rerun()
 
 
@@ -143,12 +150,12 @@ def _navigate(rec) -> None:
     if cols[0].button("Open in Evaluate", key="runs_open_evaluate", icon=":material/fact_check:",
                       disabled=not has_predictions, width="stretch",
                       help=None if has_predictions else "this run has no test predictions yet (no finished epoch)"):
-        st.session_state[state.SELECTED_RUN] = rec.run_id
+        state.put(state.SELECTED_RUN, rec.run_id)
         st.switch_page(state.EVALUATE)
     if cols[1].button("Clone into Train", key="runs_clone", icon=":material/content_copy:",
                       disabled=rec.config is None, width="stretch",
                       help="load this run's settings into the Train form"):
-        st.session_state[state.TRAIN_PREFILL] = rec.config.to_dict()
+        state.put(state.TRAIN_PREFILL, {**rec.config.to_dict(), "name": copy_name(rec.name)})
         st.switch_page(state.TRAIN)
     resumable = rec.resumable
     if cols[2].button("Resume", key="runs_resume", icon=":material/resume:", disabled=not resumable,
@@ -159,7 +166,7 @@ def _navigate(rec) -> None:
         except RunError as exc:
             st.error(str(exc))
         else:
-            state.flash("success", f"Run {rec.name} is queued to resume.")
+            state.flash("success", f"Run {plain(rec.name)} is queued to resume.")
             st.switch_page(state.TRAIN)
 
 
@@ -180,13 +187,13 @@ def _downloads(rec) -> None:
 
 def _one_run(rec) -> None:
     with st.container(border=True):
-        st.subheader(rec.name)
+        st.subheader(plain(rec.name))
         st.caption(f"`{rec.run_id}` · {rec.state}" + (f" · {rec.epochs_done}/"
                    f"{rec.config.epochs} epochs" if rec.config else ""))
         if rec.damaged:
-            st.error(f"This run folder is damaged: {rec.damaged}. You can still download or delete it.")
+            st.error(f"This run folder is damaged: {plain(rec.damaged)}. You can still download or delete it.")
         elif rec.message and (rec.state in ("failed", "stopped", "interrupted") or rec.problems):
-            st.warning(rec.message)
+            st.warning(plain(rec.message))
         if not rec.damaged:
             _navigate(rec)
             _rename(rec)
@@ -201,6 +208,26 @@ def _classes(rec) -> list[str] | None:
         return list(store.read_model(rec.run_id).classes)
     except RunError:
         return None
+
+
+COMPARE_EVERY = 5.0  # s; a redraw of the section costs the browser CPU that training on the CPU needs
+
+
+def _comparison(run_ids: list[str]) -> None:
+    """The comparison, redrawn every few seconds while one of its runs is queued or training."""
+    active = any(by_id[r].state in compare.ACTIVE for r in run_ids)
+
+    @st.fragment(run_every=COMPARE_EVERY if active else None)
+    def section():
+        records = [store.record(r) for r in run_ids]  # read again: they may have trained meanwhile
+        if active and not any(r.state in compare.ACTIVE for r in records):
+            st.rerun()  # the last one finished: redraw the whole page once (its table too); polling stops
+        _compare(records)
+        if active:
+            st.caption(f":material/autorenew: Updates every {COMPARE_EVERY:g} s while a compared run is queued "
+                       "or training.")
+
+    section()
 
 
 def _compare(selected) -> None:
@@ -231,7 +258,9 @@ def _compare(selected) -> None:
     finals = compare.final_metrics(selected)
     percent = st.column_config.NumberColumn(format="%.2f%%")
     st.dataframe(as_percent(finals, ("best val accuracy", "final val accuracy", "test accuracy")),
-                 key="runs_final_metrics", column_config={
+                 key="runs_final_metrics", placeholder="–",
+                 column_order=["why blank", *compare.FINAL_METRICS], column_config={
+        "why blank": st.column_config.TextColumn("why –", help="why some of this run's cells have no value yet"),
         "best val accuracy": percent, "final val accuracy": percent, "test accuracy": percent,
         "training time (s)": st.column_config.NumberColumn(format="%.1f s"),
         "parameters": st.column_config.NumberColumn(format="compact"),
@@ -256,7 +285,7 @@ def _compare_predictions(selected, labels) -> None:
         shown += 1
         reports[label] = (classes, metrics.per_class_report(preds["labels"], preds["preds"], classes))
     for label in missing:
-        st.caption(f"{label}: no stored test predictions (it has not finished an epoch), so no confusion matrix.")
+        st.caption(f"{plain(label)}: no stored test predictions yet, so no confusion matrix.")
     if len(reports) < 1:
         return
     first_classes = next(iter(reports.values()))[0]
@@ -264,7 +293,7 @@ def _compare_predictions(selected, labels) -> None:
     st.markdown("**Per-class accuracy**")
     st.plotly_chart(compare_figs.per_class_accuracy_figure(same), key="runs_per_class")
     for label in reports.keys() - same.keys():
-        st.caption(f"{label} has other classes than {next(iter(same))}; it is left out of the per-class chart.")
+        st.caption(f"{plain(label)} has other classes than {plain(next(iter(same)))}; it is left out of the per-class chart.")
 
 
 # ---- page -------------------------------------------------------------------------------------
@@ -281,4 +310,4 @@ if selected:
 if len(selected) == 1:
     _one_run(selected[0])
 elif len(selected) > 1:
-    _compare(selected)
+    _comparison(selected_ids)

@@ -11,6 +11,7 @@ from core.config import ConfigError, RunConfig
 from core.optim import lr_preview
 from core.runs import RunError
 from ui import config_form, live, lr_finder_ui, presets_ui, state
+from ui.text import plain
 from ui.train_figures import lr_preview_figure
 
 NEXT_RUN = "train_next_run"  # the "set up another run" toggle shown while one trains
@@ -21,7 +22,7 @@ state.show_flash()  # the router shows it first; under AppTest pages run without
 
 live.panel()
 
-prefill = st.session_state.get(state.TRAIN_PREFILL)
+prefill = state.get(state.TRAIN_PREFILL)
 busy = state.snapshot()["busy"]
 if busy:
     if prefill:
@@ -35,8 +36,8 @@ if prefill:
     try:
         config_form.load_into_form(RunConfig.from_dict(prefill, strict=False))
     except ValueError as exc:
-        st.error(f"Could not load that configuration into the form: {exc}")
-    st.session_state[state.TRAIN_PREFILL] = None
+        st.error(f"Could not load that configuration into the form: {plain(exc)}")
+    state.put(state.TRAIN_PREFILL, None)
 
 presets_ui.picker(key="train_preset")
 
@@ -69,7 +70,9 @@ def fix_these(problems: list[str]) -> str:
 def submit() -> None:
     """The Train button's callback: it runs before the page does, so the page that follows
     already shows the new run in the live panel."""
-    c, errors = config_form.to_config(config_form.current_values())
+    values = config_form.current_values()
+    config_form.remember()  # the page that follows may leave the form out: save what was typed now
+    c, errors = config_form.to_config(values)
     if errors:
         state.flash("error", fix_these(errors))
         return
@@ -77,7 +80,7 @@ def submit() -> None:
     try:
         run_id = state.runner().submit(c)
     except (ConfigError, RunError, OSError) as exc:
-        state.flash("error", f"The run could not be started: {exc}")
+        state.flash("error", f"The run could not be started: {plain(exc)}")
         return
     state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
 
@@ -90,11 +93,11 @@ else:
     with left:
         st.plotly_chart(lr_preview_figure(lr_preview(cfg, spe), spe, note), key="lr_preview")
     with right:
-        lr_finder_ui.panel(cfg, use_lr=lambda lr: config_form.set_value("lr", lr))
+        lr_finder_ui.panel(cfg)
 
 status = data.status(cfg.dataset) if cfg else None
 if status is not None and not status.ready:
-    st.warning(f"Dataset {cfg.dataset} is not available here: {status.detail} {status.fix}")
+    st.warning(f"Dataset {plain(cfg.dataset)} is not available here: {status.detail} {status.fix}")
     st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
 st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
           key="train_submit", on_click=submit,

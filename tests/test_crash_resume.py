@@ -79,7 +79,7 @@ def _wait_until(what: str, predicate, timeout: float, proc: subprocess.Popen | N
 
 
 def _only_run(ck: Path) -> str | None:
-    runs = [p.name for p in ck.iterdir() if p.is_dir()] if ck.exists() else []
+    runs = [p.name for p in ck.iterdir() if p.is_dir() and not p.name.startswith(".")] if ck.exists() else []  # .drafts: the UI's
     assert len(runs) <= 1, runs
     return runs[0] if runs else None
 

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import data
 from core.data import sources
+from ui.text import plain
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGE = "pages/data.py"
@@ -184,7 +185,7 @@ def test_import_zip_reports_and_selects_the_new_dataset():
     assert not at.exception
     assert at.selectbox(key="data_dataset").value == "folder:pets"
     assert "pets (folder:pets)" in at.selectbox(key="data_dataset").options
-    assert "Imported **folder:pets**: 2 classes" in texts(at.success)
+    assert f"Imported **{plain('folder:pets')}**: 2 classes" in texts(at.success)  # escaped Markdown
     counts, skipped = [df.value for df in at.dataframe if "class" in df.value or "reason" in df.value]
     assert counts.to_dict("list") == {"class": ["cats", "dogs"], "images": [6, 4]}
     assert skipped["file"].tolist() == ["dogs/readme.txt"] and "image" in skipped["reason"][0]

@@ -13,9 +13,10 @@ from core import data, models
 from core.config import (
     ConfigError, RunConfig, best_basis_note, field_applies, field_info, field_problem, form_label,
 )
+from ui import state
 
 PREFIX = "cfg_"
-VALUES = "train_values"  # the form's values; widget keys vanish when their page is not shown
+VALUES = state.TRAIN_FORM  # the form's values; widget keys vanish when their page is not shown
 # The three columns and the field groups each shows, in order; within a group, fields follow
 # RunConfig. Labels, bounds, steps, formats and when a field shows all come from core.config.
 COLUMNS = (
@@ -31,51 +32,85 @@ def key(name: str) -> str:
 
 def pending_values() -> dict:
     """What the Train form will show: a prefill waiting for it, else the form's current values."""
-    from ui import state
-
-    prefill = st.session_state.get(state.TRAIN_PREFILL)
+    prefill = state.get(state.TRAIN_PREFILL)
     if isinstance(prefill, dict):
         return prefill
-    values = st.session_state.get(VALUES)
-    return dict(values) if isinstance(values, dict) else {}
+    values = state.get(VALUES)
+    return _usable(values) if isinstance(values, dict) else {}
 
 
 def _form_value(name: str, value):
     return ",".join(map(str, value)) if name == "milestones" else value
 
 
+def _usable(draft: dict) -> dict:
+    """A saved draft as form values: every field present, each of its widget's type and choices.
+
+    A draft read back after a reload may come from an older version of the form (a field missing,
+    a choice since removed); a wrong type or choice would make its widget raise. Invalid but
+    well-typed values (lr 0, milestones "4,2") are kept: the form shows them with its problems.
+    """
+    values, base = {}, RunConfig()
+    for f in fields(RunConfig):
+        default = _form_value(f.name, getattr(base, f.name))
+        value = draft.get(f.name, default)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        choices = models.MODELS if f.name == "arch" else field_info(f.name).get("choices", (value,))
+        if type(value) is not type(default) or value not in choices:
+            value = default
+        values[f.name] = value
+    return values
+
+
 def load_into_form(cfg: RunConfig) -> None:
     """Put a config's values into the form (call before the widgets are drawn)."""
-    st.session_state[VALUES] = {f.name: _form_value(f.name, getattr(cfg, f.name)) for f in fields(RunConfig)}
+    state.put(VALUES, {f.name: _form_value(f.name, getattr(cfg, f.name)) for f in fields(RunConfig)})
     for f in fields(RunConfig):
         st.session_state[key(f.name)] = st.session_state[VALUES][f.name]
 
 
+def set_values(**changes) -> None:
+    """Change some of the form's values (call before the widgets are drawn: in a callback)."""
+    st.session_state[VALUES] = {**current_values(), **changes}
+    for name, value in changes.items():
+        st.session_state[key(name)] = value
+    state.save(VALUES)
+
+
 def ensure_defaults() -> None:
     """Give every widget its remembered value, including ones hidden on earlier reruns."""
-    if VALUES not in st.session_state:
+    values = state.get(VALUES)
+    if not isinstance(values, dict):
         load_into_form(RunConfig())
+    elif set(values) != {f.name for f in fields(RunConfig)}:  # a draft saved by another version
+        st.session_state[VALUES] = _usable(values)
     # Written again on every run, not only when missing: a widget whose first render was cut short
     # by a rerun, or that was left out of a run and drawn again, otherwise shows its minimum in the
     # browser (epochs 1, lr 0) while the server keeps its value - and the browser's minimum wins at
     # the next edit (Streamlit 1.67). A written key makes the server send the value.
     for name, value in current_values().items():
         st.session_state[key(name)] = value
+    remember()
+
+
+def remember() -> None:
+    """Save the form's values as the draft a reload brings back (a no-op when unchanged)."""
+    if isinstance(st.session_state.get(VALUES), dict):
+        state.save(VALUES)
 
 
 def current_values() -> dict:
     """The form's values as the widgets hold them now (also inside a widget callback)."""
-    saved = st.session_state[VALUES]
+    saved = state.get(VALUES)
+    if not isinstance(saved, dict):
+        saved = st.session_state[VALUES] = _usable({})
     for f in fields(RunConfig):
         if key(f.name) in st.session_state:
             saved[f.name] = st.session_state[key(f.name)]
     return dict(saved)
-
-
-def set_value(name: str, value) -> None:
-    """Change one field of the form from outside it (e.g. the LR finder's suggestion)."""
-    st.session_state[VALUES][name] = value
-    st.session_state[key(name)] = value
 
 
 def widget_spec(name: str) -> tuple[str, dict]:

@@ -11,15 +11,16 @@ import pandas as pd
 import streamlit as st
 
 from core import models
+from ui import state
 from ui.model_figures import checks_table
 
 COLUMNS = ["type", "out", "kernel_size", "stride", "padding", "p"]
 INT_COLUMNS = ["out", "kernel_size", "stride", "padding"]
 OUT_KEY = {"conv": "out_channels", "linear": "out_features"}  # the one "out" column means either
 
-BASE = "layer_editor_base"  # the stack the table starts from (changes only on reset / load)
-VERSION = "layer_editor_version"  # bumped to give the table a fresh key, dropping its edits
-KEPT = "layer_editor_kept"  # the stack as last edited, which outlives the table's widget state
+BASE = state.LAYER_BASE  # the stack the table starts from (changes only on reset / load)
+VERSION = state.LAYER_VERSION  # bumped to give the table a fresh key, dropping its edits
+KEPT = state.LAYER_STACK  # the stack as last edited: outlives the table's widget state and a reload
 ROW_PX = 35
 
 
@@ -101,8 +102,8 @@ def check(layers: list[dict], shape: tuple, num_classes: int) -> tuple[list, str
 
 def reset(layers: list[dict]) -> None:
     st.session_state[BASE] = [dict(layer) for layer in layers]
-    st.session_state[KEPT] = st.session_state[BASE]
-    st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
+    state.put(KEPT, st.session_state[BASE])
+    st.session_state[VERSION] = state.get(VERSION) + 1
 
 
 def _column_config() -> dict:
@@ -124,12 +125,16 @@ def _column_config() -> dict:
 
 def render(shape: tuple, num_classes: int, batch: int, start: list[dict]) -> tuple[list[dict], list, str | None]:
     """Draw the editor and its live shape table; return (layers, checks, error or None)."""
-    editor_key = f"layer_editor_{st.session_state.get(VERSION, 0)}"
-    if BASE not in st.session_state:
+    kept = state.get(KEPT)  # after a reload: the stack saved on this server
+    if not (isinstance(kept, list) and all(isinstance(layer, dict) for layer in kept)):
+        kept = None  # nothing kept, or a saved file this version cannot read
+    if state.get(BASE) is None and kept is None:
         reset(start)
-    elif editor_key not in st.session_state and KEPT in st.session_state:
-        # back from another page: Streamlit dropped the table's edits, so start from the last stack
-        st.session_state[BASE] = st.session_state[KEPT]
+    # after reset(): with the key from before it, the next run drew a new table and lost the first edit
+    editor_key = f"layer_editor_{state.get(VERSION)}"
+    if editor_key not in st.session_state and kept is not None:
+        # back from another page or reloaded: the table's edits are gone, so start from the last stack
+        st.session_state[BASE] = kept
     # tall enough to show the whole stack beside its shapes, row against row
     height = min(ROW_PX * (len(st.session_state[BASE]) + 2) + 3, 900)
     left, right = st.columns([3, 2])
@@ -140,7 +145,7 @@ def render(shape: tuple, num_classes: int, batch: int, start: list[dict]) -> tup
             column_config=_column_config(), key=editor_key,
         )
     layers = to_layers(edited)
-    st.session_state[KEPT] = layers
+    state.put(KEPT, layers)
     checks, error = check(layers, shape, num_classes)
     with right:
         broken = (layers[len(checks)].get("type") or "?") if error and len(checks) < len(layers) else None

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import data
 from ui import live as live_panel, state, warmup
+from ui.text import plain
 
 
 def render(*, poll: bool = True) -> None:
@@ -48,7 +49,7 @@ def _job_status(run_every, poll: bool):
                 st.rerun()
             return
         if live is not None:
-            st.markdown(f"**Training** {live.name}")
+            st.markdown(f"**Training** {plain(live.name)}")
             if not poll:  # this page's own live panel shows the progress; a frozen copy would mislead
                 st.caption("Progress is in the live panel on this page.")
                 return

@@ -4,6 +4,8 @@ Every page starts with `init()`; keys are named constants so pages never disagre
 """
 from __future__ import annotations
 
+import copy
+import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -11,18 +13,38 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import data
-from core.runs import RunStore, default_root
+from core.runs import RunStore, atomic_write_text, default_root
 
 if TYPE_CHECKING:
     from core.jobs import JobRunner
 
-# ---- session keys ----
+# ---- session keys: every key that outlives one page, with its default, in one table ----
 SELECTED_RUN = "selected_run"          # run id the Evaluate/Inspect/Playground pages show
-COMPARE_RUNS = "compare_runs"          # run ids ticked on the Runs page
+COMPARE_RUNS = "compare_runs"          # run ids ticked on the Runs page (also ?runs= in its URL)
 TRAIN_PREFILL = "train_prefill"        # RunConfig dict to load into the Train form (preset, clone)
-FLASH = "flash"                        # (kind, message) shown once on the next page render
+FLASH = "flash"                        # (kind, message) shown once on the next render
+TRAIN_FORM = "train_values"            # the Train form's values; widget keys vanish off the page
+LAYER_STACK = "layer_editor_kept"      # the custom stack as last edited on the Model page
+LAYER_BASE = "layer_editor_base"       # the stack the editor table starts from (reset / load)
+LAYER_VERSION = "layer_editor_version"  # bumped to give the table a fresh key, dropping its edits
+LR_FINDER = "lr_finder_result"         # the last LR-finder sweep with the settings it ran with
+LIVE_REFRESH = "live_refresh"          # the live panel's refresh mode this person chose, if any
+LIVE_CHART = "live_chart_drawn"        # what the live chart drew last, and when (ui/live.py)
+KEPT = "kept_widgets"                  # widget key -> last value, for widgets on pages not shown
 
-DEFAULTS = {SELECTED_RUN: None, COMPARE_RUNS: [], TRAIN_PREFILL: None, FLASH: None}
+DEFAULTS = {
+    SELECTED_RUN: None, COMPARE_RUNS: [], TRAIN_PREFILL: None, FLASH: None, TRAIN_FORM: None,
+    LAYER_STACK: None, LAYER_BASE: None, LAYER_VERSION: 0, LR_FINDER: None, LIVE_REFRESH: None, LIVE_CHART: None,
+    KEPT: {},
+}
+
+# Keys whose value also survives a browser reload. A reload starts a new session, so these are
+# written to <run store>/.drafts/<key>.json: CNN Studio is a single-person app on one machine, so
+# "the last draft saved on this server" is that person's draft. A cookie would make it per browser,
+# but Streamlit can only read cookies, not set them; a draft id in the URL would be lost by every
+# sidebar link (they clear the query string). Small selections go in the URL instead (?runs=).
+SAVED = (TRAIN_FORM, LAYER_STACK, LR_FINDER)
+RUNS_PARAM = "runs"                    # ?runs=id1,id2 on the Runs page: the compared runs
 
 # ---- pages (paths are what st.page_link / st.switch_page take) ----
 HOME = "pages/home.py"
@@ -37,9 +59,23 @@ PLAYGROUND = "pages/playground.py"
 
 def init() -> None:
     _ensure_router()
-    for key, value in DEFAULTS.items():
+    for key in DEFAULTS:
         if key not in st.session_state:
-            st.session_state[key] = list(value) if isinstance(value, list) else value
+            st.session_state[key] = _saved(key) if key in SAVED else copy.deepcopy(DEFAULTS[key])
+
+
+def get(key: str):
+    """A session key's value, its default when nothing set it yet."""
+    if key not in st.session_state:
+        st.session_state[key] = _saved(key) if key in SAVED else copy.deepcopy(DEFAULTS[key])
+    return st.session_state[key]
+
+
+def put(key: str, value) -> None:
+    """Set a session key; a SAVED key is also written to disk when its value changed."""
+    st.session_state[key] = value
+    if key in SAVED:
+        save(key)
 
 
 def _ensure_router() -> None:
@@ -109,3 +145,80 @@ def show_flash() -> None:
         kind, message = item
         getattr(st, kind)(message)
         st.session_state[FLASH] = None
+
+
+# ---- values that survive a reload ------------------------------------------------------------
+
+def _draft_path(key: str):
+    return store().root / ".drafts" / f"{key}.json"  # the store lists only run-id folders
+
+
+def _saved(key: str):
+    """The value saved on this server for a SAVED key, or its default."""
+    try:
+        text = _draft_path(key).read_text()
+        value = json.loads(text)
+    except (OSError, ValueError):
+        return copy.deepcopy(DEFAULTS[key])
+    st.session_state[_written(key)] = text
+    return value
+
+
+def _written(key: str) -> str:
+    return f"_{key}_on_disk"
+
+
+def save(key: str) -> None:
+    """Write a SAVED key's session value to disk if it differs from what this session last wrote
+    (called on every rerun by the page that owns the value, so it must be cheap when unchanged)."""
+    try:
+        text = json.dumps(st.session_state.get(key), sort_keys=True)
+    except (TypeError, ValueError):
+        return  # not JSON (a test may inject anything): it lives in this session only
+    if st.session_state.get(_written(key)) == text:
+        return
+    path = _draft_path(key)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_text(path, text)
+    except OSError:
+        return  # a read-only store: the draft still lives for this session
+    st.session_state[_written(key)] = text
+
+
+# ---- widgets on pages that are not shown -----------------------------------------------------
+
+def restore_widget(key: str, default) -> None:
+    """Give a widget its last value before it is drawn: Streamlit drops a widget's value while
+    another page is shown. Pair with keep_widget(key) after drawing it."""
+    if key not in st.session_state:
+        st.session_state[key] = get(KEPT).get(key, default)
+
+
+def keep_widget(key: str) -> None:
+    get(KEPT)[key] = st.session_state[key]
+
+
+# ---- the compared runs: in the session and in the Runs page's URL ---------------------------
+
+def compare_runs() -> list[str]:
+    """The runs ticked for comparison. A reload keeps only the URL, so ?runs= wins when present."""
+    param = st.query_params.get(RUNS_PARAM)
+    if param is not None:
+        st.session_state[COMPARE_RUNS] = [r for r in param.split(",") if r]
+    return list(get(COMPARE_RUNS))
+
+
+def set_compare_runs(run_ids: list[str]) -> None:
+    """Tick these runs (call on the Runs page: it also writes its URL)."""
+    st.session_state[COMPARE_RUNS] = list(run_ids)
+    if run_ids:
+        st.query_params[RUNS_PARAM] = ",".join(run_ids)
+    else:
+        st.query_params.pop(RUNS_PARAM, None)
+
+
+def open_comparison(run_ids: list[str]) -> None:
+    """Go to the Runs page comparing these runs, with them in its URL."""
+    st.session_state[COMPARE_RUNS] = list(run_ids)
+    st.switch_page(RUNS, query_params={RUNS_PARAM: ",".join(run_ids)} if run_ids else None)
