@@ -83,6 +83,9 @@ def submit() -> None:
         state.flash("error", f"The run could not be started: {plain(exc)}")
         return
     state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
+    # a name belongs to one run: pressing Train again (other settings, same name) must not make
+    # two runs that Runs cannot tell apart; the next one is named by its id unless named anew
+    config_form.set_values(name="")
 
 
 if problems:

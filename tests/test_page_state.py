@@ -155,14 +155,18 @@ def test_comparison_of_a_training_run_says_why_cells_are_blank_and_keeps_updatin
 
 # ---- 11. the run name sticks ------------------------------------------------------------------------
 
-def test_run_name_stays_after_train_and_a_clone_is_named_as_a_copy(app, trained_run, store):
+def test_run_name_does_not_carry_over_and_a_clone_is_named_as_a_copy(app, trained_run, store):
     app.switch_page(state.TRAIN).run()
     app.number_input(key="cfg_epochs").set_value(1)
     app.text_input(key="cfg_name").set_value("same name twice").run()
     app.button(key="train_submit").click().run()
     assert state.runner().wait_idle(120)
     app.run()
-    assert app.text_input(key="cfg_name").value == "same name twice"
+    assert app.text_input(key="cfg_name").value == ""  # the next run does not reuse it
+    app.button(key="train_submit").click().run()  # pressing Train again
+    assert state.runner().wait_idle(120)
+    names = [r.name for r in store.list() if r.run_id != trained_run]
+    assert names.count("same name twice") == 1 and len(names) == 2
 
     store.rename(trained_run, "baseline")
     app.session_state[state.COMPARE_RUNS] = [trained_run]

@@ -1,6 +1,6 @@
 """The main journey in a real browser (Playwright driving Debian's Chromium).
 
-open the app → Train form (LeNet-5 on the MNIST sample, 10 epochs) → Train → Smooth live updates →
+open the app → Train form (LeNet-5 on the MNIST sample, 30 epochs) → Train → Smooth live updates →
 the live chart grows while it trains → the run
 completes and appears on Runs → Evaluate: confusion matrix, selecting a cell shows images →
 Playground: draw a stroke, get a prediction. Screenshots land in artifacts/screenshots/.
@@ -41,13 +41,13 @@ def test_main_journey(page, server):
     page.screenshot(path=str(SHOTS / "01_home.png"), full_page=True)
 
     # Home's one-click quick start trains the bundled sample in ~10 s, too short to watch the
-    # curves grow; the journey trains the same defaults for 10 epochs from the Train form instead
+    # curves grow; the journey trains the same defaults for 30 epochs from the Train form instead
     page.get_by_role("link", name="Train").click()
     epochs = page.locator(".st-key-cfg_epochs input")
     epochs.wait_for(timeout=60_000)
     wait_idle(page)
     # one field at a time, each committed and its rerun finished before the next
-    for field, text in ((page.locator(".st-key-cfg_name input"), "LeNet-5 on the MNIST sample"), (epochs, "10")):
+    for field, text in ((page.locator(".st-key-cfg_name input"), "LeNet-5 on the MNIST sample"), (epochs, "30")):
         field.fill(text)
         field.press("Enter")
         page.wait_for_timeout(300)
@@ -66,14 +66,18 @@ def test_main_journey(page, server):
     page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > 0", timeout=60_000)
     first = live_points(page)
     # with Smooth the live chart gets new data every 5 s (ui/live.py REFRESH)
-    page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > {first}", timeout=30_000)
+    try:
+        page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > {first}", timeout=30_000)
+    except Exception:
+        page.screenshot(path=str(SHOTS / "02_live_chart_did_not_grow.png"), full_page=True)
+        raise
     assert page.locator(".st-key-live_stop button").first.is_visible(), "still training: the growth was live"
     page.screenshot(path=str(SHOTS / "02_training_live.png"), full_page=True)
 
     page.get_by_text(re.compile(r"Last run .* completed")).wait_for(timeout=180_000)
     wait_idle(page)
     # the form, folded away while the run trained, still holds what was typed into it
-    assert page.locator(".st-key-cfg_epochs input").input_value() == "10"
+    assert page.locator(".st-key-cfg_epochs input").input_value() == "30"
     page.screenshot(path=str(SHOTS / "03_training_done.png"), full_page=True)
 
     page.get_by_role("link", name="Runs").click()

@@ -61,13 +61,13 @@ def test_light_mode_draws_curves_early_and_the_name_and_form_survive_a_reload(pa
     page.locator(".st-key-live_stop button").first.click()
     page.get_by_text(re.compile(r"Last run .* stopped")).wait_for(timeout=60_000)
     wait_idle(page)
-    # 11. the name stays in the form after Train, so pressing Train again repeats the run
-    assert page.locator(".st-key-cfg_name input").input_value() == NAME
+    # 11. the name belongs to the run it named: the form's name is empty for the next run
+    assert page.locator(".st-key-cfg_name input").input_value() == ""
     # 9. a reload is a new session: the form comes back from the draft saved on the server
     page.reload()
     page.locator(".st-key-cfg_epochs input").wait_for(timeout=60_000)
     wait_idle(page)
-    assert page.locator(".st-key-cfg_name input").input_value() == NAME
+    assert page.locator(".st-key-cfg_name input").input_value() == ""
     assert page.locator(".st-key-cfg_epochs input").input_value() == "60"
     page.screenshot(path=str(SHOTS / "state_02_train_form_after_reload.png"), full_page=True)
 
