@@ -43,13 +43,13 @@ def started_run_id(page, verb: str) -> str:
 def test_light_mode_draws_curves_early_and_the_name_and_form_survive_a_reload(page, server):
     open_train(page, server)
     fill(page, "cfg_name", NAME)
-    fill(page, "cfg_epochs", "60")  # stopped below; long enough on a fast CPU too
+    fill(page, "cfg_epochs", "600")  # stopped below; a fast CPU does 60 epochs of the sample in 9 s
     page.locator(".st-key-train_submit button").click()
     page.get_by_text("Training:").wait_for(timeout=60_000)
     # 12. Light mode (the CPU default) used to draw the first curves 30 s after the page did, when
     # a short run was over; now they come within ~5 s of the first batch
     expect(page.get_by_role("radio", name="Light")).to_be_checked()
-    page.get_by_text(re.compile(r"Epoch \d+/60")).first.wait_for(timeout=60_000)  # the first batch is done
+    page.get_by_text(re.compile(r"Epoch \d+/600")).first.wait_for(timeout=60_000)  # the first batch is done
     try:
         page.wait_for_function(f"() => ({LIVE_POINTS_JS})() > 0", timeout=12_000)
     finally:
@@ -68,7 +68,7 @@ def test_light_mode_draws_curves_early_and_the_name_and_form_survive_a_reload(pa
     page.locator(".st-key-cfg_epochs input").wait_for(timeout=60_000)
     wait_idle(page)
     assert page.locator(".st-key-cfg_name input").input_value() == ""
-    assert page.locator(".st-key-cfg_epochs input").input_value() == "60"
+    assert page.locator(".st-key-cfg_epochs input").input_value() == "600"
     page.screenshot(path=str(SHOTS / "state_02_train_form_after_reload.png"), full_page=True)
 
 
