@@ -217,3 +217,15 @@ def test_a_run_name_is_shown_as_typed_in_the_live_panel(app, synthetic):
     app.switch_page(state.TRAIN).run()
     heads = [m.value for m in app.markdown if "Training:" in m.value]
     assert heads and r"\*\*x\*\* \[click\]\(evil.example\)" in heads[0]
+
+
+@pytest.mark.parametrize("val_split, on", [(0.0, "test"), (0.25, "validation")])
+def test_the_live_panel_says_what_its_epoch_accuracy_is_measured_on(app, synthetic, val_split, on):
+    # without a validation share the epoch-end accuracy is the test set's: it must not say "validation"
+    from tests.test_engine import cfg
+
+    state.runner().submit(cfg(epochs=2, device="cpu", val_split=val_split))
+    assert state.runner().wait_idle(60)
+    app.switch_page(state.TRAIN).run()
+    last = [s.value for s in app.success if "Last run" in s.value]
+    assert last and f"Final {on} accuracy" in last[0], last

@@ -122,6 +122,20 @@ def curves_to_draw(live, every: float):
     return drawn["live"]
 
 
+def held_out(live) -> str:
+    """What the epoch-end accuracy is measured on: a validation share, or the test set without one."""
+    return "validation" if live.config.get("val_split") else "test"
+
+
+def _basis(live) -> str:
+    from core.config import RunConfig, best_basis_note
+
+    try:
+        return best_basis_note(RunConfig.from_dict(live.config, strict=False))
+    except ValueError:
+        return ""
+
+
 def _header(live) -> None:
     head, stop = st.columns([5, 1], vertical_alignment="center")
     head.markdown(f"**Training:** {plain(live.name)}  \n`{live.run_id}` · {live.config['arch']} on "
@@ -145,8 +159,10 @@ def _progress(live) -> None:
     running = live.steps[-1][3] if live.steps else None
     m[2].metric("Running loss", f"{running:.4f}" if running is not None else "–")
     last = live.epoch_rows[-1] if live.epoch_rows else None
-    m[3].metric("Validation acc.", f"{last['val_acc']:.2%}" if last else "–",
-                help=f"best {live.best_val_acc:.2%} at epoch {live.best_epoch}" if live.best_epoch else None)
+    on = held_out(live)
+    m[3].metric(f"{on.capitalize()} acc.", f"{last['val_acc']:.2%}" if last else "–",
+                help=(f"best {live.best_val_acc:.2%} at epoch {live.best_epoch}. " if live.best_epoch else "")
+                + _basis(live))
 
 
 def _chart(live, every: float) -> None:
@@ -199,7 +215,7 @@ def _last_finished(finished, compact: bool) -> None:
         return
     kind = {"completed": st.success, "stopped": st.warning}.get(done.status, st.error)
     last = done.epoch_rows[-1] if done.epoch_rows else None
-    detail = (f" Final validation accuracy {last['val_acc']:.2%}, best {done.best_val_acc:.2%} at epoch "
+    detail = (f" Final {held_out(done)} accuracy {last['val_acc']:.2%}, best {done.best_val_acc:.2%} at epoch "
               f"{done.best_epoch}." if last else "")
     kind(f"Last run **{plain(done.name)}** {done.status}: {plain(done.message)}.{detail}")
     if last:
