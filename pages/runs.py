@@ -32,7 +32,9 @@ COLUMN_CONFIG = {
     "lr": st.column_config.NumberColumn("LR", format="%.4g"),
     "schedule": "Schedule",
     "epochs": st.column_config.NumberColumn("Epochs", width="small"),
-    "best_val_acc": st.column_config.NumberColumn("Best val acc", **PERCENT),
+    "best_val_acc": st.column_config.NumberColumn(
+        "Best val acc", **PERCENT, help="the best epoch-end accuracy: on the run's validation share, or on the "
+        "test set for runs without one (the tutorial presets), which makes it optimistic"),
     "best_epoch": st.column_config.NumberColumn("Best epoch", width="small"),
     "final_val_acc": st.column_config.NumberColumn("Final val acc", **PERCENT),
     "test_acc": st.column_config.NumberColumn("Test acc", **PERCENT),

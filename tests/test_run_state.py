@@ -104,6 +104,10 @@ def test_cli_runs_lists_malformed_folders_without_a_traceback(store, malformed_r
     assert "damaged: empty-folder: status.json is missing" in out
     assert "damaged: bad-metrics-missing-columns: metrics.csv lacks the column(s) train_acc" in out
     assert "completed: bad-weights-best-truncated: weights_best.safetensors is truncated" in out
+    for run_id in [*malformed_runs[1], "empty-folder", "copied-by-hand"]:  # none can be resumed: say why
+        assert cli.main(["--checkpoints", str(store.root), "resume", run_id]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: run ") and ("damaged" in err or "already completed" in err), err
 
 
 def test_loading_a_malformed_run_for_inference_says_why(store, malformed_runs):
