@@ -1,4 +1,4 @@
-"""`python -m core ...`: train, resume and list runs from a terminal.
+"""`python -m core ...`: train, resume and list runs, export and predict from a terminal.
 
 The training flags are generated from RunConfig's fields, so the CLI, the Train form and the
 saved config.json always agree.
@@ -79,7 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     add("models", help="architectures")
     download = add("download", help="download a torchvision dataset into the data folder")
     download.add_argument("dataset")
+    add_export_predict(add)
     return parser
+
+
+def add_export_predict(add) -> None:
+    export = add("export", help="write a run's model as ONNX, TorchScript or a .pth state dict, checked")
+    export.add_argument("run_id")
+    export.add_argument("--format", required=True, choices=("onnx", "torchscript", "pth"))
+    export.add_argument("--which", default="best", choices=("best", "last"), help="which weights (default: best)")
+    export.add_argument("--out", help="file or folder to write (default: RUN_ID_WHICH.EXT in the current folder)")
+    predict = add("predict", help="classify image files or folders; CSV to stdout or --out",
+                  description="Exit status: 0 all files classified, 1 some files skipped (listed on stderr), "
+                              "2 nothing classified.")
+    predict.add_argument("run_id")
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders searched recursively")
+    predict.add_argument("--which", default="best", choices=("best", "last"), help="which weights (default: best)")
+    predict.add_argument("--out", help="CSV file to write (default: standard output)")
+    predict.add_argument("--invert", default="auto", choices=("auto", "always", "never"),
+                         help="gray models: invert colours; auto inverts light pictures (default: auto)")
+    predict.add_argument("--center", default=None, action=argparse.BooleanOptionalAction,
+                         help="gray models: crop and centre the digit like MNIST (default: on for digit runs)")
 
 
 def config_from_args(args) -> RunConfig:
@@ -242,5 +262,49 @@ def cmd_download(args, store) -> int:
     return 0
 
 
+def cmd_export(args, store) -> int:
+    from core import export
+
+    try:
+        done = export.export(store, args.run_id, args.format, which=args.which, out=args.out,
+                             data_dir=args.data_dir)
+    except export.ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {done.path} ({export.TITLE[done.format]}, {done.which} weights) in {done.seconds:.1f} s")
+    print(f"checked: {done.check}")
+    print("\nHow to load it:\n")
+    print(done.snippet)
+    return 0
+
+
+def cmd_predict(args, store) -> int:
+    from core import predict
+
+    rows, skipped, found = predict.predict_paths(store, args.run_id, args.paths, which=args.which,
+                                                 invert=args.invert, center=args.center)
+    for s in skipped:
+        print(f"skipped {s.file}: {s.reason}", file=sys.stderr)
+    if found.ignored:
+        print(f"ignored {found.ignored} file(s) in the folders without an image extension "
+              f"({', '.join(sorted(predict.EXTENSIONS))})", file=sys.stderr)
+    if not rows:
+        print("error: no image could be classified" + ("" if found.files else
+              " — no image files found; pass image files or folders holding them"), file=sys.stderr)
+        return 2
+    text = predict.to_csv(rows)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(rows)} prediction(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 1 if skipped else 0
+
+
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
-            "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download}
+            "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download,
+            "export": cmd_export, "predict": cmd_predict}
