@@ -6,13 +6,16 @@ import html
 import random
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from core import predict
 from core.inspect import predict_proba
 from core.preprocess import (
     INVERT_CHOICES, MAX_UPLOAD_BYTES, SUPPORTED_UPLOAD_TYPES, ImageInputError, drawing_to_mnist,
     image_to_input,
 )
+from core.run_files import ModelMeta
 from ui import inspect_figures as figs
 from ui import runpicker, state
 from ui.images import to_pil
@@ -50,12 +53,15 @@ def _drawn() -> tuple[np.ndarray | None, str]:
     return digit[None], "your drawing, cropped, scaled into 20×20 and centred by mass like MNIST"
 
 
-def _uploaded(meta: dict) -> tuple[np.ndarray | None, str]:
+def _uploaded(meta: dict):
+    """(input, caption, None) for one upload; (None, "", (files, options)) for several, which the page
+    shows as the same table as `python -m core predict`."""
     channels, height, width = meta["image_shape"]
-    upload = st.file_uploader("An image file", type=SUPPORTED_UPLOAD_TYPES, key="play_upload",
-                              max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-                              help="PNG, JPEG, BMP, GIF, WebP or TIFF; it is fitted into "
-                                   f"{height}×{width} pixels keeping its aspect ratio")
+    uploads = st.file_uploader("Image files", type=SUPPORTED_UPLOAD_TYPES, key="play_upload",
+                               accept_multiple_files=True, max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+                               help="PNG, JPEG, BMP, GIF, WebP or TIFF; each is fitted into "
+                                    f"{height}×{width} pixels keeping its aspect ratio. One picture shows "
+                                    "what the model sees; several give a table.")
     invert, center = "auto", False
     if channels == 1:
         invert = st.segmented_control("Invert colours", INVERT_CHOICES, default="auto", key="play_invert",
@@ -64,15 +70,32 @@ def _uploaded(meta: dict) -> tuple[np.ndarray | None, str]:
         center = st.toggle("Crop and centre like MNIST", value=is_digit_run(meta), key="play_center",
                            help="For a photo of a digit with wide margins: crop to the digit, scale it "
                                 "into 20×20 and centre it")
-    if upload is None:
-        st.info("Choose a picture to classify.")
-        return None, ""
+    if not uploads:
+        st.info("Choose one picture to classify, or several for a table of predictions.")
+        return None, "", None
+    if len(uploads) > 1:
+        return None, "", ([(u.name, u.getvalue()) for u in uploads], {"invert": invert, "center": center})
+    upload = uploads[0]
     try:
         x = image_to_input(upload, channels, (height, width), invert=invert, center=center)
     except ImageInputError as exc:
         st.error(f"{plain(upload.name)}: {plain(exc)}")
-        return None, ""
-    return x, f"{upload.name}, as {height}×{width} {'gray' if channels == 1 else 'colour'} pixels"
+        return None, "", None
+    return x, f"{upload.name}, as {height}×{width} {'gray' if channels == 1 else 'colour'} pixels", None
+
+
+def _table(model, meta: dict, files: list, options: dict) -> None:
+    """Several uploads: one row per picture, as `python -m core predict` writes its CSV."""
+    rows, skipped = predict.classify(model, ModelMeta.parse(meta), files, **options)
+    st.markdown(f"**Predictions for {len(rows)} of {len(files)} pictures**")
+    if rows:
+        st.dataframe(pd.DataFrame(rows, columns=predict.COLUMNS), key="play_table", hide_index=True,
+                     column_config={"probability": st.column_config.NumberColumn("probability", format="%.4f"),
+                                    "top3": st.column_config.TextColumn("top 3", width="large")})
+        st.download_button("Download CSV", predict.to_csv(rows), file_name="predictions.csv", mime="text/csv",
+                           key="play_table_csv", icon=":material/download:")
+    for s in skipped:
+        st.error(f"{plain(s.file)}: {plain(s.reason)}")
 
 
 def _test_image(rec) -> tuple[np.ndarray, int, str]:
@@ -125,13 +148,15 @@ if not digits:
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    true_label = None
+    true_label, many = None, None
     if mode == DRAW:
         x, caption = _drawn()
     elif mode == UPLOAD:
-        x, caption = _uploaded(meta)
+        x, caption, many = _uploaded(meta)
     else:
         x, true_label, caption = _test_image(rec)
 with right:
-    if x is not None:
+    if many is not None:
+        _table(model, meta, *many)
+    elif x is not None:
         _result(model, meta, x, true_label, caption)

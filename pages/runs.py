@@ -10,7 +10,7 @@ import streamlit as st
 from core import compare, metrics, run_files, tables
 from core.runs import RunError
 from ui import compare as compare_figs
-from ui import evaluation, runpicker, state
+from ui import evaluation, export_ui, runpicker, state
 from ui.text import plain
 
 state.init()
@@ -200,6 +200,8 @@ def _one_run(rec) -> None:
             _navigate(rec)
             _rename(rec)
         _downloads(rec)
+        if not rec.damaged:
+            export_ui.export_downloads(store, rec)
         _delete(rec)
 
 

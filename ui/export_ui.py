@@ -1,0 +1,37 @@
+"""The Runs page's "take the model away" row: ONNX / TorchScript / .pth downloads, each built and
+checked only when clicked, each with its "how to load this" snippet."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import export
+from core.runs import RunError
+
+ICONS = {"onnx": ":material/deployed_code:", "torchscript": ":material/code:", "pth": ":material/save:"}
+LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "pth": "State dict (.pth)"}
+
+
+def export_downloads(store, rec) -> None:
+    try:
+        meta = store.read_model(rec.run_id)
+        cfg = store.read_config(rec.run_id)
+    except RunError as exc:
+        st.caption(f"No model export: {exc}")
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left.markdown("**Export the model** — checked against PyTorch on the test set when you click; ONNX takes a "
+                  "few seconds")
+    which = right.segmented_control("Export weights", ["best", "last"], default="best",
+                                    key="runs_export_which") or "best"
+    for col, fmt in zip(st.columns(len(export.FORMATS)), export.FORMATS):
+        name = export.file_name(rec.run_id, fmt, which)
+        problem = export.missing_packages(fmt) or (
+            None if rec.has_weights(which) else f"this run has no {which} weights yet (no finished epoch)")
+        # data=callable: the export (seconds for ONNX) runs only when this button is clicked
+        col.download_button(LABELS[fmt], data=lambda f=fmt: export.export_bytes(store, rec.run_id, f, which=which),
+                            file_name=name, mime="application/octet-stream", key=f"runs_export_{fmt}",
+                            icon=ICONS[fmt], disabled=problem is not None, width="stretch",
+                            help=problem or f"{export.TITLE[fmt]} file of the {which} weights")
+        with col.expander("How to load it"):
+            st.code(export.snippet(fmt, meta, name, run_id=rec.run_id, which=which,
+                                   custom_layers=cfg.custom_layers), language="python")
