@@ -143,3 +143,9 @@ def test_export_bytes_leaves_no_file_behind(store, trained_run, tmp_path, monkey
     assert state.keys() == model.state_dict().keys()
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert not list(cwd.iterdir()) and sorted(p.name for p in store.path(trained_run).iterdir()) == before
+
+
+def test_the_readme_shows_the_snippet_the_code_writes(store, trained_run):
+    meta = store.read_model(trained_run)
+    text = export.snippet("onnx", meta, "model.onnx", run_id="RUN_ID", which="best")
+    assert text in (ROOT / "README.md").read_text(encoding="utf-8")
