@@ -236,7 +236,8 @@ def snippet(fmt: str, meta: ModelMeta, path: str, *, run_id: str = "", which: st
     needs = {"onnx": "onnxruntime numpy pillow", "torchscript": "torch numpy pillow",
              "pth": "torch numpy pillow, and this repository (CNN Studio) on the Python path"}[fmt]
     lines = [
-        f"# {meta.arch} from CNN Studio run {run_id} ({which} weights) as {TITLE[fmt]}. Needs: {needs}",
+        f"# {meta.arch} from CNN Studio run {run_id} ({which} weights) as {TITLE[fmt]}",
+        f"# Needs: {needs}",
         "import numpy as np",
         *{"onnx": ["import onnxruntime as ort"], "torchscript": ["import torch"], "pth": ["import torch"]}[fmt],
         "from PIL import Image, ImageOps",

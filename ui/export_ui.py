@@ -23,15 +23,17 @@ def export_downloads(store, rec) -> None:
                   "few seconds")
     which = right.segmented_control("Export weights", ["best", "last"], default="best",
                                     key="runs_export_which") or "best"
+    names = {fmt: export.file_name(rec.run_id, fmt, which) for fmt in export.FORMATS}
     for col, fmt in zip(st.columns(len(export.FORMATS)), export.FORMATS):
-        name = export.file_name(rec.run_id, fmt, which)
         problem = export.missing_packages(fmt) or (
             None if rec.has_weights(which) else f"this run has no {which} weights yet (no finished epoch)")
         # data=callable: the export (seconds for ONNX) runs only when this button is clicked
         col.download_button(LABELS[fmt], data=lambda f=fmt: export.export_bytes(store, rec.run_id, f, which=which),
-                            file_name=name, mime="application/octet-stream", key=f"runs_export_{fmt}",
+                            file_name=names[fmt], mime="application/octet-stream", key=f"runs_export_{fmt}",
                             icon=ICONS[fmt], disabled=problem is not None, width="stretch",
                             help=problem or f"{export.TITLE[fmt]} file of the {which} weights")
-        with col.expander("How to load it"):
-            st.code(export.snippet(fmt, meta, name, run_id=rec.run_id, which=which,
+    # full width below the buttons: a snippet squeezed into a third of the page would scroll sideways
+    for fmt in export.FORMATS:
+        with st.expander(f"How to load the {LABELS[fmt]} file"):
+            st.code(export.snippet(fmt, meta, names[fmt], run_id=rec.run_id, which=which,
                                    custom_layers=cfg.custom_layers), language="python")
