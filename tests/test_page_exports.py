@@ -81,3 +81,21 @@ def test_several_uploads_give_the_predict_table(trained_run, store):
     at.file_uploader(key="play_upload").set_value(files[:1]).run()
     assert not at.dataframe
     assert [m for m in at.markdown if "font-size:3.5rem" in m.value]
+
+
+def test_a_failed_export_click_is_explained_on_the_next_run(app, trained_run, store, monkeypatch):
+    from ui import export_ui
+
+    def broken(*a, **k):
+        raise export.ExportError("the exported ONNX model predicts differently from PyTorch on 3 of 256 images")
+
+    monkeypatch.setattr(export, "export_bytes", broken)
+    monkeypatch.setattr(export_ui, "FAILURES", {})
+    with pytest.raises(export.ExportError):
+        export_ui.build(store, trained_run, "onnx", "best")  # what the ONNX button runs when clicked
+    at = open_runs(app, [trained_run])
+    assert [e.value for e in at.error] == [
+        "The last ONNX export failed: the exported ONNX model predicts differently from PyTorch on 3 of 256 images"]
+    monkeypatch.setattr(export, "export_bytes", lambda *a, **k: b"onnx bytes")
+    assert export_ui.build(store, trained_run, "onnx", "best") == b"onnx bytes"
+    assert not open_runs(app, [trained_run]).error

@@ -9,6 +9,22 @@ from core.runs import RunError
 
 ICONS = {"onnx": ":material/deployed_code:", "torchscript": ":material/code:", "pth": ":material/save:"}
 LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "pth": "State dict (.pth)"}
+# Why the last click on an export failed, per (store, run, format, weights). The export runs in
+# Streamlit's download handler, outside the script, and the browser only says "Failed to generate
+# file for download"; the page shows the reason here on its next run. One dict per server process.
+FAILURES: dict[tuple, str] = {}
+
+
+def build(store, run_id: str, fmt: str, which: str) -> bytes:
+    """The download's bytes; a failure is remembered for the page before it is raised."""
+    key = (str(store.root), run_id, fmt, which)
+    try:
+        blob = export.export_bytes(store, run_id, fmt, which=which)
+    except (export.ExportError, RunError, OSError) as exc:
+        FAILURES[key] = str(exc)
+        raise
+    FAILURES.pop(key, None)
+    return blob
 
 
 def export_downloads(store, rec) -> None:
@@ -28,10 +44,13 @@ def export_downloads(store, rec) -> None:
         problem = export.missing_packages(fmt) or (
             None if rec.has_weights(which) else f"this run has no {which} weights yet (no finished epoch)")
         # data=callable: the export (seconds for ONNX) runs only when this button is clicked
-        col.download_button(LABELS[fmt], data=lambda f=fmt: export.export_bytes(store, rec.run_id, f, which=which),
+        col.download_button(LABELS[fmt], data=lambda f=fmt: build(store, rec.run_id, f, which),
                             file_name=names[fmt], mime="application/octet-stream", key=f"runs_export_{fmt}",
                             icon=ICONS[fmt], disabled=problem is not None, width="stretch",
                             help=problem or f"{export.TITLE[fmt]} file of the {which} weights")
+        failed = FAILURES.get((str(store.root), rec.run_id, fmt, which))
+        if failed:
+            col.error(f"The last {LABELS[fmt]} export failed: {failed}")
     # full width below the buttons: a snippet squeezed into a third of the page would scroll sideways
     for fmt in export.FORMATS:
         with st.expander(f"How to load the {LABELS[fmt]} file"):
