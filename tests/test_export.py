@@ -149,3 +149,38 @@ def test_the_readme_shows_the_snippet_the_code_writes(store, trained_run):
     meta = store.read_model(trained_run)
     text = export.snippet("onnx", meta, "model.onnx", run_id="RUN_ID", which="best")
     assert text in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+TINY = [{"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "relu"}, {"type": "maxpool"},
+        {"type": "flatten"}, {"type": "linear", "out_features": 4}]
+
+
+@pytest.mark.parametrize("fmt,arch,layers", [("torchscript", "lenet5", ()), ("pth", "custom", TINY),
+                                             ("onnx", "custom", TINY)])
+def test_snippets_for_colour_runs_and_custom_layer_stacks_run_as_written(fmt, arch, layers, store, monkeypatch,
+                                                                         tmp_path):
+    """The RGB branch of the snippet (HWC -> CHW) and a custom stack written into the .pth snippet."""
+    from core.config import RunConfig
+    from tests.conftest import make_synthetic
+
+    ds = make_synthetic(shape=(3, 12, 12))
+    monkeypatch.setattr(data, "load", lambda name, *a, **k: ds)
+    monkeypatch.setattr(data, "is_known", lambda name, *a, **k: True)
+    run_id, result = trainer.new_run(store, RunConfig(dataset="synthetic", arch=arch, custom_layers=layers,
+                                                      epochs=1, batch_size=32))
+    assert result.status == "completed", result.message
+    done = export.export(store, run_id, fmt, out=tmp_path)
+    assert 'convert("RGB")' in done.snippet
+    # 256 asked for, the whole 64-image test set used
+    assert done.check.startswith("same predictions as PyTorch on the first 64 test images of synthetic")
+    picture = ds.test.images[1].permute(1, 2, 0).contiguous().numpy()  # (H, W, 3) for the PNG
+    (tmp_path / "picture.png").write_bytes(png_bytes(picture))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(done.snippet, f"snippet-{fmt}", "exec"), {"__name__": "snippet"})
+    model, meta = trainer.load_model(store, run_id, "best")
+    with torch.no_grad():
+        probs = torch.softmax(model(export.normalised(ds.test.images[1:2], meta)), 1)[0]
+    assert out.getvalue().split() == [meta.classes[int(probs.argmax())], f"{float(probs.max()):.1%}"]
