@@ -2,7 +2,6 @@
 Playground's table for several uploads (the same columns as `python -m core predict`)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -41,8 +40,8 @@ def test_the_runs_page_offers_each_export_with_its_snippet(app, trained_run, sto
 
 
 def test_export_buttons_say_why_they_are_disabled(app, trained_run, store, monkeypatch):
-    monkeypatch.setattr(export, "missing_packages",
-                        lambda fmt: "ONNX export needs the package(s) onnx: pip install 'onnx'" if fmt == "onnx" else None)
+    needs = "ONNX export needs the package(s) onnx: pip install 'onnx'"
+    monkeypatch.setattr(export, "missing_packages", lambda fmt: needs if fmt == "onnx" else None)
     store.file(trained_run, "weights_last.safetensors").unlink()
     at = open_runs(app, [trained_run])
     buttons = export_buttons(at)

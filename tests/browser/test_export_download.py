@@ -2,7 +2,6 @@
 arrives runs in onnxruntime; the Playground turns two uploads into a table."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.browser.conftest import SHOTS, chromium, start_server, stop_server
