@@ -94,7 +94,9 @@ def export(store: RunStore, run_id: str, fmt: str, *, which: str = "best", out: 
     x = normalised(images, meta)
     with torch.no_grad():
         expected = torch.softmax(model(x), dim=1)
-    {"onnx": _write_onnx, "torchscript": _write_torchscript, "pth": _write_pth}[fmt](model, x, path)
+    # an example batch of at least two: torch.export would fix a batch of one as a constant
+    example = x[:2] if len(x) >= 2 else x.repeat(2, 1, 1, 1)
+    {"onnx": _write_onnx, "torchscript": _write_torchscript, "pth": _write_pth}[fmt](model, example, path)
     got = {"onnx": _run_onnx, "torchscript": _run_torchscript, "pth": _run_pth}[fmt](path, x, store, run_id)
     check = compare(expected, got, source, fmt)
     cfg = store.read_config(run_id)
@@ -127,10 +129,13 @@ def check_images(store: RunStore, run_id: str, meta: ModelMeta, data_dir=None) -
     try:
         dataset = store.read_config(run_id).dataset
         test = data.load(dataset, data_dir).test
-        if tuple(test.images.shape[1:]) == tuple(meta.image_shape):
+        if not len(test.images):
+            reason = "its test split is empty"
+        elif tuple(test.images.shape[1:]) == tuple(meta.image_shape):
             images = test.images[:CHECK_IMAGES]
             return images, f"the first {len(images)} test images of {dataset}"
-        reason = f"its images are {tuple(test.images.shape[1:])}, the model takes {meta.image_shape}"
+        else:
+            reason = f"its images are {tuple(test.images.shape[1:])}, the model takes {meta.image_shape}"
     except (data.DatasetError, KeyError, RunError) as exc:
         reason = str(exc.args[0] if exc.args else exc)
     g = torch.Generator().manual_seed(0)
@@ -173,7 +178,7 @@ def _write_onnx(model, x, path: Path) -> None:
             warnings.simplefilter("ignore")
             # external_data=False: one self-contained file (models here are far below ONNX's 2 GB limit);
             # the default writes the weights to a second PATH.data file that a download would lose
-            torch.onnx.export(model, (x[:2],), str(path), dynamo=True, verbose=False, external_data=False,
+            torch.onnx.export(model, (x,), str(path), dynamo=True, verbose=False, external_data=False,
                               input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                               dynamic_shapes=({0: batch},))
     except Exception as exc:  # the exporter raises many types; all mean "this model did not export"
@@ -196,7 +201,7 @@ def _write_torchscript(model, x, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            traced = torch.jit.trace(model, x[:2], check_trace=False)
+            traced = torch.jit.trace(model, x, check_trace=False)
         except Exception as exc:
             raise ExportError(f"this model could not be traced to TorchScript ({exc}); try ONNX or .pth") from None
         traced.save(str(path))
