@@ -61,13 +61,20 @@ def missing_packages(fmt: str) -> str | None:
     """Why `fmt` cannot be exported in this environment (a pip command), or None when it can."""
     if _format(fmt) != "onnx":
         return None
-    import importlib.util
-
-    absent = [p for p in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(p) is None]
+    absent = [p for p in ("onnx", "onnxscript", "onnxruntime") if not _installed(p)]
     if not absent:
         return None
     return (f"ONNX export needs the package(s) {', '.join(absent)}, which are not installed: "
             f"pip install {' '.join(repr(p) for p in ONNX_PACKAGES.split())}")
+
+
+def _installed(package: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # ValueError: a module present in sys.modules without a spec
+        return False
 
 
 # ---- export ----------------------------------------------------------------------------------

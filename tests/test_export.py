@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,14 +111,12 @@ def test_without_the_test_set_random_images_check_it_and_say_so(store, trained_r
     assert "256 random images (the run's test set is not available here: mnist_sample is not here)" in result.check
 
 
-def test_missing_onnx_packages_say_how_to_install(store, trained_run, monkeypatch):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+def test_missing_onnx_packages_say_how_to_install(store, trained_run, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now fails, as when absent
     with pytest.raises(export.ExportError, match=r"needs the package\(s\) onnxruntime.*pip install 'onnx>="):
         export.export(store, trained_run, "onnx")
     assert export.missing_packages("pth") is None
+    assert export.export(store, trained_run, "pth", out=tmp_path).path.is_file()  # the other formats still work
 
 
 def test_bad_runs_formats_and_folders_get_messages(store, trained_run, tmp_path):
