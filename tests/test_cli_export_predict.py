@@ -133,3 +133,28 @@ def test_predict_uses_the_runs_colour_and_size(store, monkeypatch, tmp_path, cap
     probs = predict_proba(model, x, meta.mean, meta.std)[0]
     assert len(rows) == 1 and rows[0]["predicted"] == ds.classes[int(probs.argmax())]
     assert float(rows[0]["probability"]) == pytest.approx(float(probs.max()), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_the_readme_commands_in_a_fresh_process(store, trained_run, pictures, tmp_path):
+    """A fresh interpreter: core stays free of Streamlit, the ONNX exporter's own chatter stays out
+    of standard output, and predict's CSV is all that standard output holds."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CNN_STUDIO_CHECKPOINTS": str(store.root)}
+    check = subprocess.run([sys.executable, "-c", "import sys, core.cli, core.export, core.predict; "
+                            "print('streamlit' in sys.modules)"], cwd=root, env=env, capture_output=True, text=True)
+    assert check.stdout.strip() == "False", check.stderr
+    out = subprocess.run([sys.executable, "-m", "core", "export", trained_run, "--format", "onnx", "--out",
+                          str(tmp_path / "m.onnx")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"wrote {tmp_path / 'm.onnx'} (ONNX, best weights) in ")
+    folder, names, _ = pictures
+    pred = subprocess.run([sys.executable, "-m", "core", "predict", trained_run, str(folder / "a.png"),
+                           str(folder / "b.png")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert pred.returncode == 0, pred.stderr
+    lines = pred.stdout.splitlines()
+    assert lines[0] == "file,predicted,probability,top3" and len(lines) == 3
