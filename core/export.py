@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tempfile
 import time
 import warnings
@@ -103,9 +104,17 @@ def export(store: RunStore, run_id: str, fmt: str, *, which: str = "best", out: 
         expected = torch.softmax(model(x), dim=1)
     # an example batch of at least two: torch.export would fix a batch of one as a constant
     example = x[:2] if len(x) >= 2 else x.repeat(2, 1, 1, 1)
-    {"onnx": _write_onnx, "torchscript": _write_torchscript, "pth": _write_pth}[fmt](model, example, path)
-    got = {"onnx": _run_onnx, "torchscript": _run_torchscript, "pth": _run_pth}[fmt](path, x, store, run_id)
-    check = compare(expected, got, source, fmt)
+    # written beside the target and moved there only once checked: a failed export leaves no file
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        {"onnx": _write_onnx, "torchscript": _write_torchscript, "pth": _write_pth}[fmt](model, example, partial)
+        got = {"onnx": _run_onnx, "torchscript": _run_torchscript, "pth": _run_pth}[fmt](partial, x, store, run_id)
+        check = compare(expected, got, source, fmt)
+        os.replace(partial, path)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
     cfg = store.read_config(run_id)
     return Exported(path, fmt, which, snippet(fmt, meta, str(path), run_id=run_id, which=which,
                                               custom_layers=cfg.custom_layers),
@@ -194,8 +203,11 @@ def _write_onnx(model, x, path: Path) -> None:
 
 
 def _run_onnx(path: Path, x, store, run_id) -> torch.Tensor:
-    import onnxruntime as ort
-
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # installed but broken (missing_packages saw it): say so, no traceback
+        raise ExportError(f"onnxruntime cannot be imported ({exc}); reinstall it: "
+                          "pip install 'onnxruntime>=1.20,<2'") from None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     logits = session.run(None, {INPUT_NAME: x.numpy()})[0]
     return torch.softmax(torch.from_numpy(logits), dim=1)

@@ -89,9 +89,11 @@ def test_each_snippet_runs_as_written_and_agrees_with_the_model(exported, fmt, t
 
 
 def test_an_export_that_predicts_differently_is_refused(store, trained_run, monkeypatch, tmp_path):
+    (tmp_path / "out").mkdir()
     monkeypatch.setattr(export, "_run_pth", lambda path, x, *a: torch.softmax(-torch.ones(len(x), 10).cumsum(1), 1))
     with pytest.raises(export.ExportError, match=r"predicts differently from PyTorch on \d+ of 256 images"):
-        export.export(store, trained_run, "pth", out=tmp_path)
+        export.export(store, trained_run, "pth", out=tmp_path / "out")
+    assert not list((tmp_path / "out").iterdir())  # nothing half-checked is left where the user looks
 
 
 def test_ties_do_not_count_as_different_predictions():
