@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from core import data
-from core.config import RunConfig, field_info
+from core.config import RunConfig, field_info, form_label
 from ui import data_figures as figs
 from ui import state
 from ui.config_form import pending_values
@@ -157,7 +157,21 @@ def _balance(ds: data.Dataset) -> None:
                 f"**Test:** {figs.imbalance_note(test, ds.classes)}")
 
 
-def _aug_controls() -> RunConfig:
+def _aug_control(col, name: str, value):
+    """A preview control for one augmentation field, with the label, range and help RunConfig gives
+    it (the same the Train form uses), as a slider: quicker to play with than a number box."""
+    info, label, key = field_info(name), form_label(name), f"data_{name}"
+    if "choices" in info:
+        return col.selectbox(label, info["choices"], index=info["choices"].index(value), key=key, help=info["help"])
+    if info["type"] == "bool":
+        return col.toggle(label, value, key=key, help=info["help"])
+    if info["type"] == "int":
+        return col.slider(label, int(info["min"]), int(info["max"]), int(value), key=key, help=info["help"])
+    return col.slider(label, float(info["min"]), float(info["max"]), float(value), float(info.get("step", 0.05)),
+                      key=key, help=info["help"])
+
+
+def _aug_controls(ds_channels: int) -> RunConfig:
     aug = {k: v for k, v in pending_values().items() if k.startswith("aug_")}
     try:
         base = RunConfig.from_dict(aug)
@@ -165,24 +179,19 @@ def _aug_controls() -> RunConfig:
         base = RunConfig()
     if not (base.aug_translate or base.aug_rotate or base.aug_scale or base.aug_hflip or base.aug_erase):
         base = base.replace(aug_translate=2, aug_rotate=10.0, aug_scale=0.1)  # something visible to start
-    cols = st.columns(5)
-    values = dict(
-        aug_translate=cols[0].slider("Shift (pixels)", 0, 16, base.aug_translate, key="data_aug_translate"),
-        aug_rotate=cols[1].slider("Rotation (± degrees)", 0.0, 180.0, float(base.aug_rotate), 1.0, format="%.0f°",
-                                  key="data_aug_rotate"),
-        aug_scale=cols[2].slider("Zoom (± fraction)", 0.0, 0.5, float(base.aug_scale), 0.05, key="data_aug_scale"),
-        aug_erase=cols[3].slider("Random erasing (probability)", 0.0, 1.0, float(base.aug_erase), 0.05, key="data_aug_erase"),
-        aug_hflip=cols[4].toggle("Horizontal flip", base.aug_hflip, key="data_aug_hflip"),
-    )
-    for col, (key, _) in zip(cols, values.items()):
-        col.caption(field_info(key)["help"])
+    if ds_channels == 3:
+        base = base.replace(aug_pad="reflect")  # photos: no black frames
+    names = ("aug_translate", "aug_rotate", "aug_scale", "aug_erase", "aug_hflip", "aug_pad")
+    values = {}
+    for col, name in zip(st.columns(len(names)), names):
+        values[name] = _aug_control(col, name, getattr(base, name))
     return RunConfig(**values)
 
 
 def _augmentation(ds: data.Dataset) -> None:
     st.caption("The same random augmentations training applies to each batch (set them in the Train form). "
                "Each row below is one pass over the same 8 test images.")
-    cfg = _aug_controls()
+    cfg = _aug_controls(ds.shape[0])
     if st.button("New samples", icon=":material/casino:", key="data_aug_reseed"):
         st.session_state[AUG_SEED] = st.session_state.get(AUG_SEED, 0) + 1
     index = torch.cat(figs.samples_per_class(ds.test.labels, ds.num_classes, 1))[:8]

@@ -216,3 +216,15 @@ def test_damaged_import_is_a_message_not_a_traceback():
     at = open_page(data_dataset="folder:pets")
     assert not at.exception
     assert "damaged" in texts(at.error)
+
+
+def test_augmentation_controls_take_their_ranges_from_the_config_and_offer_the_padding():
+    from core.config import field_info
+
+    at = open_page()
+    for name in ("aug_translate", "aug_rotate", "aug_scale", "aug_erase"):
+        assert at.slider(key=f"data_{name}").max == field_info(name)["max"], name  # zoom was capped at 0.5
+    assert at.selectbox(key="data_aug_pad").value == "black"  # digits: black comes in, their background
+    at.slider(key="data_aug_translate").set_value(4).run()
+    at.selectbox(key="data_aug_pad").set_value("reflect").run()
+    assert not at.exception
