@@ -157,10 +157,10 @@ def _balance(ds: data.Dataset) -> None:
                 f"**Test:** {figs.imbalance_note(test, ds.classes)}")
 
 
-def _aug_control(col, name: str, value):
+def _aug_control(col, name: str, value, key: str):
     """A preview control for one augmentation field, with the label, range and help RunConfig gives
     it (the same the Train form uses), as a slider: quicker to play with than a number box."""
-    info, label, key = field_info(name), form_label(name), f"data_{name}"
+    info, label = field_info(name), form_label(name)
     if "choices" in info:
         return col.selectbox(label, info["choices"], index=info["choices"].index(value), key=key, help=info["help"])
     if info["type"] == "bool":
@@ -184,7 +184,9 @@ def _aug_controls(ds_channels: int) -> RunConfig:
     names = ("aug_translate", "aug_rotate", "aug_scale", "aug_erase", "aug_hflip", "aug_pad")
     values = {}
     for col, name in zip(st.columns(len(names)), names):
-        values[name] = _aug_control(col, name, getattr(base, name))
+        # the padding has one control for colour datasets and one for the rest, each with its default
+        key = f"data_{name}" + ("_rgb" if name == "aug_pad" and ds_channels == 3 else "")
+        values[name] = _aug_control(col, name, getattr(base, name), key)
     return RunConfig(**values)
 
 
