@@ -245,16 +245,11 @@ def import_image_folder(
     """Import as `folder:<name>`. `image_size` None: the images' own size when all share one square
     size, else DEFAULT_SIZE; `grayscale` None: RGB when the sampled images are colour. Split folders
     keep their own test set; class folders hold out `test_share` of each class."""
-    check_name(name)
+    target = check_target(name, root, overwrite)
     if image_size is not None:
         _check_size(image_size)
     if not 0 < test_share <= 0.9:
         raise DatasetError(f"The test share must be in (0, 0.9], got {test_share:g}.")
-    target = folder_path(root, name)
-    if target.exists() and not overwrite:
-        raise DatasetError(
-            f"A dataset named {name!r} already exists in {show(target)}; choose another name or overwrite it."
-        )
     with _opened(source) as (files, dirs, origin):
         plan = _plan(files, dirs, origin, headers=image_size is None or grayscale is None)
         size = _check_size(suggested_size(plan) if image_size is None else image_size)
@@ -281,6 +276,17 @@ def import_image_folder(
     store(Path(root), name, train, test, meta, overwrite)
     report(progress, 1.0, f"Imported {len(train) + len(test)} images into {show(target)}")
     return ImportReport(name, plan.classes, len(train), len(test), per_class, skipped, target, plan)
+
+
+def check_target(name: str, root: Path, overwrite: bool) -> Path:
+    """Where `name` will be stored; DatasetError for a bad name or one taken (unless overwriting).
+    Front ends call it before asking to confirm, so a confirmed import does not fail on the name."""
+    target = folder_path(root, check_name(name))
+    if target.exists() and not overwrite:
+        raise DatasetError(
+            f"A dataset named {name!r} already exists in {show(target)}; choose another name or overwrite it."
+        )
+    return target
 
 
 def _check_size(image_size) -> tuple[int, int]:
