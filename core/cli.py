@@ -288,6 +288,9 @@ def cmd_import(args, store) -> int:
     except data.DatasetError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl+C: the dataset is written only at the end, so nothing is
+        print("\nImport cancelled; nothing was written.", file=sys.stderr)
+        return EXIT_STOPPED
     print(f"\nImported {rep.dataset}: {len(rep.classes)} classes, {rep.train_count:,} train / "
           f"{rep.test_count:,} test images; {len(rep.skipped):,} file(s) skipped.")
     print(f"Train on it with: python -m core train --dataset {rep.dataset}")

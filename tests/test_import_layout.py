@@ -188,3 +188,49 @@ def test_describe_lists_layout_counts_notes_and_skipped():
     text = "\n".join(plan.describe())
     assert "Layout: split folders inside c10/" in text and "Classes (2): a, b" in text
     assert "train" in text and "test" in text and "Skipped 1 file(s):" in text and "c10/train/a/x.txt" in text
+
+
+# ---- progress and cancel -------------------------------------------------------------------
+
+def test_progress_says_count_speed_and_time_left_and_stop_writes_nothing(root, monkeypatch):
+    import threading
+
+    from core.data import importer
+
+    monkeypatch.setattr(importer, "REPORT_EVERY", 4)
+    payload = zipped(split_files(train=6, test=2))
+    messages = []
+    data.import_image_folder(payload, "ok", root, progress=lambda f, msg: messages.append((f, msg)))
+    reading = [m for _, m in messages if m.startswith("Reading images")]
+    assert reading[0] == "Reading images: 0 of 16"
+    assert "Reading images: 4 of 16, " in reading[1] and "images/s, about " in reading[1] and " left" in reading[1]
+    assert [f for f, _ in messages] == sorted(f for f, _ in messages) and messages[-1][0] == 1.0
+
+    stop = threading.Event()
+
+    def cancel_midway(fraction, message):
+        if fraction > 0:
+            stop.set()  # what the Data page's Cancel or a CLI's Ctrl+C handler would do
+
+    before = sorted(p.name for p in (root / "folders").iterdir())
+    with pytest.raises(importer.ImportCancelled, match="nothing was written"):
+        data.import_image_folder(payload, "cancelled", root, progress=cancel_midway, stop=stop)
+    assert sorted(p.name for p in (root / "folders").iterdir()) == before == ["ok"]
+
+
+def test_an_interrupt_while_writing_leaves_no_half_dataset(root, monkeypatch):
+    from safetensors import torch as st_torch
+
+    calls = []
+
+    def interrupted(tensors, path, *a, **k):
+        calls.append(path)
+        if len(calls) == 2:  # train written, then Ctrl+C while writing test
+            raise KeyboardInterrupt
+        return real(tensors, path, *a, **k)
+
+    real = st_torch.save_file
+    monkeypatch.setattr(st_torch, "save_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.import_image_folder(zipped(split_files()), "pets", root)
+    assert [p.name for p in (root / "folders").iterdir()] == []

@@ -22,6 +22,7 @@ PICK_NEXT = "data_dataset_next"  # the page selects this dataset on its next run
 UPLOAD, PATH = "data_import_zip", "data_import_path"
 NAME, SIZE, COLOUR, SHARE, OVERWRITE = ("data_import_name", "data_import_size", "data_import_colour",
                                         "data_import_share", "data_import_overwrite")
+CANCELLED = "data_import_cancelled"  # set by Cancel's callback, shown on the next run
 COLOURS = ["Grayscale", "RGB"]
 
 
@@ -88,10 +89,13 @@ def plan_view(plan: data.ImportPlan, label: str) -> None:
 
 
 def confirm_form() -> None:
+    cancelled = st.session_state.pop(CANCELLED, False)
     held = st.session_state.get(PLAN)
-    if held is None:
+    if held is None:  # no preview, or the import finished (a Cancel that came too late)
         return
     plan, source, label = held
+    if cancelled:  # the plan is still here, so the import did not finish
+        st.info("Import cancelled; nothing was written.", icon=":material/cancel:")
     plan_view(plan, label)
     # no Enter-to-submit: only the Import button imports
     with st.form("data_import_form", enter_to_submit=False):
@@ -113,11 +117,25 @@ def confirm_form() -> None:
         _import(source, name.strip(), int(size), colour == "Grayscale", float(share), overwrite)
 
 
+def _cancelled() -> None:
+    st.session_state[CANCELLED] = True
+
+
 def _import(source, name: str, size: int, grayscale: bool, share: float, overwrite: bool) -> None:
     bar = st.progress(0.0, text="Reading images…")
+    # Cancel reruns the page, which stops this script at its next Streamlit call: a progress
+    # update while reading or just before writing. The dataset is written only after that, so
+    # nothing is left half-written; the update after writing is skipped (it is the only one a
+    # stop could hit once the dataset exists, and it would lose the report).
+    st.button("Cancel", icon=":material/cancel:", key="data_import_cancel", on_click=_cancelled)
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction < 1.0:
+            bar.progress(fraction, text=message)
+
     try:
         report = data.import_image_folder(source, name, image_size=size, grayscale=grayscale, test_share=share,
-                                          overwrite=overwrite, progress=lambda f, msg: bar.progress(f, text=msg))
+                                          overwrite=overwrite, progress=progress)
     except data.DatasetError as exc:
         bar.empty()
         st.error(str(exc), icon=":material/error:")

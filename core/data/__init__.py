@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # checks, and the dashboard's first page uses them before torch (2–4 s) has loaded. The tensor
 # types and loaders are imported on first use.
 _LAZY = {"Dataset": "base", "Split": "base", "channel_stats": "base", "holdout": "base",
-         "ImportReport": "importer"}
+         "ImportCancelled": "importer", "ImportReport": "importer"}
 
 
 def __getattr__(name: str):
@@ -141,7 +141,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progress: Pro
 def import_image_folder(
     source, name: str, data_dir: str | os.PathLike | None = None, image_size=None,
     grayscale: bool | None = None, test_share: float = 0.2, seed: int = 0, overwrite: bool = False,
-    progress: Progress = None,
+    progress: Progress = None, stop=None,
 ) -> ImportReport:
     """Import a folder, .zip path or .zip bytes of class folders or train/test split folders as
     dataset "folder:<name>". None for size/colour: the images' own (see importer.import_image_folder)."""
@@ -149,7 +149,7 @@ def import_image_folder(
 
     return importer.import_image_folder(
         source, name, _dir(data_dir), image_size=image_size, grayscale=grayscale, test_share=test_share,
-        seed=seed, overwrite=overwrite, progress=progress,
+        seed=seed, overwrite=overwrite, progress=progress, stop=stop,
     )
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import time
+import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,22 +28,30 @@ from PIL import Image
 from ..images import FORMATS, ImageInputError, open_image
 from .base import Split, holdout, shuffled
 from .info import DatasetError, Progress, report, show
-from .folders import check_name, folder_path, store
 from .layout import TEST, ImportPlan, plan_import
+from .folders import check_name, folder_path, store
 
-# 250,000 small images: CIFAR-10 (60,000) and the like fit; each is decoded alone, bounded by
-# core/images.py (pixels declared, decode budget), and only the resized tensors are kept.
-MAX_FILES = 250_000
+# At least 250,000 small images (issue #12), with room for the folder entries and stray files a
+# zip of that many holds; each is decoded alone, bounded by core/images.py (pixels declared,
+# decode budget), and only the resized tensors are kept. CIFAR-10 is 60,000.
+MAX_FILES = 300_000
 MAX_FILE_BYTES = 64 << 20  # one image file; a folder can hold anything, a zip declares its sizes
-MAX_TOTAL_BYTES = 1 << 30  # uncompressed
+# uncompressed: files are read one at a time, so this bounds time, not memory (250,000 photos
+# of ~16 KB); MAX_RATIO still refuses bombs
+MAX_TOTAL_BYTES = 4 << 30
 MAX_RATIO = 100  # whole-archive uncompressed : compressed
 RATIO_MIN_BYTES = 10 << 20  # small archives of flat images may legitimately compress well
 # PPM/PGM too: some classic datasets (e.g. AT&T faces) ship as .pgm
 IMPORT_FORMATS = FORMATS + ("PPM",)
 MAX_STORED_BYTES = 2 << 30  # decoded tensors kept in memory
 DEFAULT_SIZE, MIN_SIZE, MAX_SIZE = 28, 4, 512
+REPORT_EVERY = 256  # images between progress reports and checks of the stop flag
 HEADER_SAMPLE = 32  # files whose headers decide the suggested size and colour
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+class ImportCancelled(DatasetError):
+    """The import was stopped before anything was written."""
 
 
 @dataclass
@@ -241,10 +250,13 @@ def suggested_size(plan: ImportPlan, default: int = DEFAULT_SIZE) -> int:
 def import_image_folder(
     source, name: str, root: Path, image_size=None, grayscale: bool | None = None,
     test_share: float = 0.2, seed: int = 0, overwrite: bool = False, progress: Progress = None,
+    stop: threading.Event | None = None,
 ) -> ImportReport:
     """Import as `folder:<name>`. `image_size` None: the images' own size when all share one square
     size, else DEFAULT_SIZE; `grayscale` None: RGB when the sampled images are colour. Split folders
-    keep their own test set; class folders hold out `test_share` of each class."""
+    keep their own test set; class folders hold out `test_share` of each class. Setting `stop`
+    (checked every REPORT_EVERY images) raises ImportCancelled; the dataset is written only at
+    the end, through a staging folder, so a cancelled or crashed import leaves nothing behind."""
     target = check_target(name, root, overwrite)
     if image_size is not None:
         _check_size(image_size)
@@ -254,7 +266,7 @@ def import_image_folder(
         plan = _plan(files, dirs, origin, headers=image_size is None or grayscale is None)
         size = _check_size(suggested_size(plan) if image_size is None else image_size)
         grayscale = (not plan.colour) if grayscale is None else grayscale
-        split, splits, per_class, skipped = _read_images(files, plan, size, grayscale, progress)
+        split, splits, per_class, skipped = _read_images(files, plan, size, grayscale, progress, stop)
     if plan.has_test_split:
         n_train = int((splits == 0).sum())
         train, test = split.subset(torch.arange(n_train)), split.subset(torch.arange(n_train, len(split)))
@@ -273,6 +285,7 @@ def import_image_folder(
         "test_share": None if plan.has_test_split else test_share, "seed": seed,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    report(progress, 0.96, f"Writing {len(train) + len(test):,} images…")
     store(Path(root), name, train, test, meta, overwrite)
     report(progress, 1.0, f"Imported {len(train) + len(test)} images into {show(target)}")
     return ImportReport(name, plan.classes, len(train), len(test), per_class, skipped, target, plan)
@@ -289,6 +302,19 @@ def check_target(name: str, root: Path, overwrite: bool) -> Path:
     return target
 
 
+def _speed(done: int, total: int, seconds: float) -> str:
+    text = f"Reading images: {done:,} of {total:,}"
+    if done == 0 or seconds <= 0:
+        return text
+    rate = done / seconds
+    return f"{text}, {rate:,.0f} images/s, about {_duration((total - done) / rate)} left"
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
 def _check_size(image_size) -> tuple[int, int]:
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(int(s) for s in image_size)
     if len(size) != 2 or not all(MIN_SIZE <= s <= MAX_SIZE for s in size):
@@ -298,7 +324,7 @@ def _check_size(image_size) -> tuple[int, int]:
     return size
 
 
-def _read_images(files: list[Entry], plan: ImportPlan, size, grayscale, progress):
+def _read_images(files: list[Entry], plan: ImportPlan, size, grayscale, progress, stop=None):
     """Decode the plan's members into one preallocated uint8 array (no list of arrays to stack:
     CIFAR's 60,000 colour images would briefly need twice their 184 MB)."""
     channels = 1 if grayscale else 3
@@ -310,10 +336,12 @@ def _read_images(files: list[Entry], plan: ImportPlan, size, grayscale, progress
     images = np.empty((n, channels, *size), dtype=np.uint8)
     labels = np.empty(n, dtype=np.int64)
     splits = np.empty(n, dtype=np.int8)  # 0 train (or all), 1 test
-    skipped, kept = list(plan.skipped), 0
+    skipped, kept, started = list(plan.skipped), 0, time.perf_counter()
     for k, m in enumerate(plan.members):
-        if k % 256 == 0:
-            report(progress, 0.95 * k / n, f"Reading images ({k:,}/{n:,})")
+        if k % REPORT_EVERY == 0:
+            if stop is not None and stop.is_set():
+                raise ImportCancelled("Import cancelled; nothing was written.")
+            report(progress, 0.95 * k / n, _speed(k, n, time.perf_counter() - started))
         parts, read = files[m.index]
         try:
             images[kept] = _decode(read(), size, grayscale)
