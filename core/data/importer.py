@@ -268,8 +268,9 @@ def import_image_folder(
         grayscale = (not plan.colour) if grayscale is None else grayscale
         split, splits, per_class, skipped = _read_images(files, plan, size, grayscale, progress, stop)
     if plan.has_test_split:
-        n_train = int((splits == 0).sum())
-        train, test = split.subset(torch.arange(n_train)), split.subset(torch.arange(n_train, len(split)))
+        n_train = int((splits == 0).sum())  # the plan puts train members first: views, not copies
+        train = Split(split.images[:n_train], split.labels[:n_train])
+        test = Split(split.images[n_train:], split.labels[n_train:])
         if len(test) == 0:
             raise DatasetError("None of the test split's images could be read; see the skipped files.")
     else:
