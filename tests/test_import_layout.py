@@ -95,6 +95,8 @@ def test_skipped_files_say_why_and_junk_is_silent():
     assert set(skipped) == {"README.md", "train/a/notes.txt", "train/labels.csv"}
     assert skipped["train/a/notes.txt"].startswith("not an image")
     assert "class folder" in skipped["train/labels.csv"] and "class folder" in skipped["README.md"]
+    wrapped = plan_import(["pets/readme.txt", "pets/cats/1.png", "pets/dogs/1.png"])  # a file inside the wrapper
+    assert wrapped.wrapper == "pets" and wrapped.skipped == [("pets/readme.txt", "not inside a class folder")]
 
 
 AMBIGUOUS = {

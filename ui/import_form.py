@@ -78,7 +78,7 @@ def plan_view(plan: data.ImportPlan, label: str) -> None:
         w, h = plan.image_size
         st.caption(f"The sampled images are all {w}×{h}, {'colour' if plan.colour else 'grayscale'}.")
     counts = pd.DataFrame({"class": plan.classes, **{
-        ("images" if split == layout.ALL else split): list(per_class.values())
+        layout.column_name(split): list(per_class.values())
         for split, per_class in plan.counts.items()}})
     st.dataframe(counts, hide_index=True, width="content")
     for note in plan.notes:

@@ -69,7 +69,7 @@ class ImportPlan:
                  f"Classes ({len(self.classes)}): {', '.join(self.classes)}"]
         width = max(5, *(len(c) for c in self.classes))
         splits = list(self.counts)
-        lines.append(f"  {'class':{width}}  " + "  ".join(f"{s:>7}" for s in splits))
+        lines.append(f"  {'class':{width}}  " + "  ".join(f"{column_name(s):>7}" for s in splits))
         for c in self.classes:
             lines.append(f"  {c:{width}}  " + "  ".join(f"{self.counts[s][c]:>7,}" for s in splits))
         lines.append(f"  {'total':{width}}  " + "  ".join(f"{self.total(s):>7,}" for s in splits))
@@ -83,6 +83,11 @@ class ImportPlan:
             if len(self.skipped) > 20:
                 lines.append(f"  … and {len(self.skipped) - 20:,} more")
         return [line for line in lines if line]
+
+
+def column_name(split: str) -> str:
+    """How a split's counts are headed in the preview: plain class folders have just "images"."""
+    return "images" if split == ALL else split
 
 
 # ---- the scan ------------------------------------------------------------------------------
@@ -131,8 +136,6 @@ def _wrapper_depth(files: list[Parts], folders: set[Parts]) -> int:
         tops = {p[depth] for p in files if len(p) > depth} | {d[depth] for d in folders if len(d) > depth}
         deeper = any(len(p) >= depth + 3 for p in files) or any(len(d) >= depth + 2 for d in folders)
         if len(tops) != 1 or not deeper or next(iter(tops)).lower() in SPLIT_ROLES:
-            return depth
-        if any(len(p) == depth + 1 for p in files):  # a file beside the only folder: not a wrapper
             return depth
         depth += 1
 
@@ -190,7 +193,7 @@ def _class_plan(parts, rel, folders, wrapper, notes, source) -> ImportPlan:
             f"Found {len(classes)} class folder(s){_inside(wrapper)} ({', '.join(classes) or 'none'}); need at "
             "least 2. Put the images in one sub-folder per class, e.g. cats/ and dogs/."
         )
-    members, skipped_images = _members(parts, inside, classes, ALL, class_at=0)
+    members, skipped_images = _members(parts, inside, classes, ALL)
     plan = ImportPlan(CLASS_FOLDERS, classes, {ALL: _count(members, classes)}, skipped + skipped_images,
                       notes, members, wrapper, source=source)
     _check_no_empty(plan, ALL)
@@ -224,12 +227,10 @@ def _split_plan(parts, rel, folders, by_role, wrapper, source) -> ImportPlan:
     members, counts = [], {}
     for split in (TRAIN, TEST):  # train first: the importer slices its images off the front
         inside = {i: r[1:] for i, r in rel.items() if len(r) >= 3 and r[0] in use[split]}
-        found, bad_names = _members(parts, inside, classes, split, class_at=0)
+        found, bad_names = _members(parts, inside, classes, split)
         members += found
         skipped += bad_names
         counts[split] = _count(found, classes)
-    ignored = set(by_role.values()) - set(used)
-    skipped += [("/".join(parts[i]), "in an unused split folder") for i, r in rel.items() if r[0] in ignored]
     plan = ImportPlan(SPLIT_FOLDERS, classes, counts, skipped, notes, members, wrapper, source=source)
     _check_no_empty(plan, TRAIN)
     if plan.total(TEST) == 0:
@@ -237,12 +238,13 @@ def _split_plan(parts, rel, folders, by_role, wrapper, source) -> ImportPlan:
     return plan
 
 
-def _members(parts, inside: dict[int, Parts], classes, split, class_at) -> tuple[list[Member], list]:
+def _members(parts, inside: dict[int, Parts], classes, split) -> tuple[list[Member], list]:
+    """Image files of `inside` (paths relative to the split, class folder first) as members."""
     index = {c: k for k, c in enumerate(classes)}
     members, skipped = [], []
     for i in sorted(inside, key=lambda i: parts[i]):
         if _is_image_name(inside[i][-1]):
-            members.append(Member(i, split, index[inside[i][class_at]]))
+            members.append(Member(i, split, index[inside[i][0]]))
         else:
             skipped.append(("/".join(parts[i]), NOT_AN_IMAGE))
     return members, skipped
