@@ -278,6 +278,16 @@ def test_split_zip_is_previewed_then_imported_with_its_own_test_set_size_and_col
     assert metrics["Image shape"] == "3×32×32" and metrics["Train images"] == "6" and metrics["Test images"] == "4"
 
 
+def test_the_preview_and_its_defaults_survive_a_visit_to_another_page():
+    at = _preview(open_page(), upload=_split_zip())
+    at.switch_page("pages/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.number_input(key="data_import_size").value == 32 and at.radio(key="data_import_colour").value == "RGB"
+    at = _confirm(at, "pets")
+    assert "6 train / 4 test images" in texts(at.success)
+
+
 def test_only_the_import_button_imports_and_replacing_is_not_sticky():
     at = _preview(open_page(), upload=_split_zip())
     source, confirm = _forms(at.main)

@@ -97,6 +97,8 @@ def confirm_form() -> None:
     if cancelled:  # the plan is still here, so the import did not finish
         st.info("Import cancelled; nothing was written.", icon=":material/cancel:")
     plan_view(plan, label)
+    if SIZE not in st.session_state:  # widget values vanish while another page is shown
+        _suggest(plan, label)
     # no Enter-to-submit: only the Import button imports
     with st.form("data_import_form", enter_to_submit=False):
         c1, c2, c3, c4 = st.columns(4)
