@@ -203,7 +203,7 @@ def test_import_zip_reports_and_selects_the_new_dataset():
     assert "pets (folder:pets)" in at.selectbox(key="data_dataset").options
     assert f"Imported **{plain('folder:pets')}**: 2 classes" in texts(at.success)  # escaped Markdown
     counts, skipped = [df.value for df in at.dataframe if "class" in df.value or "reason" in df.value]
-    assert counts.to_dict("list") == {"class": ["cats", "dogs"], "images": [6, 4]}
+    assert counts.to_dict("list") == {"class": ["cats", "dogs"], "images": [6, 4], "train": [5, 3], "test": [1, 1]}
     assert skipped["file"].tolist() == ["pets/dogs/readme.txt"] and "image" in skipped["reason"][0]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Image shape"] == "3×28×28" and metrics["Classes"] == "2"  # colour images: RGB
@@ -274,6 +274,8 @@ def test_split_zip_is_previewed_then_imported_with_its_own_test_set_size_and_col
     assert not at.exception
     assert at.selectbox(key="data_dataset").value == "folder:pets"
     assert "6 train / 4 test images (its own test split)" in texts(at.success)
+    [counts] = [df.value for df in at.dataframe if "images" in df.value]
+    assert counts.to_dict("list") == {"class": ["cat", "dog"], "images": [5, 5], "train": [3, 3], "test": [2, 2]}
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Image shape"] == "3×32×32" and metrics["Train images"] == "6" and metrics["Test images"] == "4"
 

@@ -159,7 +159,8 @@ def import_report(chosen: str) -> None:
     st.success(f"Imported **{plain(report.dataset)}**: {len(report.classes)} classes, {report.train_count:,} train / "
                f"{report.test_count:,} test images ({test}). It is selected above and can be trained on from the "
                "Train page.")
-    counts = pd.DataFrame({"class": list(report.per_class), "images": list(report.per_class.values())})
+    counts = pd.DataFrame({"class": list(report.per_class), "images": list(report.per_class.values()),
+                           **{split: list(n.values()) for split, n in report.per_split.items()}})
     st.dataframe(counts, hide_index=True, width="content")
     if report.skipped:
         st.warning(f"Skipped {len(report.skipped)} file(s):")

@@ -64,6 +64,7 @@ class ImportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     path: Path | None = None
     plan: ImportPlan | None = None  # what was planned: layout, notes, files skipped by name
+    per_split: dict[str, dict[str, int]] = field(default_factory=dict)  # "train"/"test" -> class -> images
 
     @property
     def dataset(self) -> str:
@@ -278,9 +279,11 @@ def import_image_folder(
         if len(test) == 0:
             raise DatasetError("Too few images to hold out a test set: add images or raise the test share.")
     train, test = shuffled(train, seed), shuffled(test, seed + 1)
+    per_split = {name: dict(zip(plan.classes, torch.bincount(part.labels, minlength=len(plan.classes)).tolist()))
+                 for name, part in (("train", train), ("test", test))}
     meta = {
         "format": 1, "name": name, "classes": plan.classes, "size": list(size), "channels": 1 if grayscale else 3,
-        "counts": {"train": len(train), "test": len(test), "per_class": per_class},
+        "counts": {"train": len(train), "test": len(test), "per_class": per_class, "per_split": per_split},
         "skipped_count": len(skipped), "skipped": [list(s) for s in skipped[:1000]],
         "source": origin, "layout": plan.layout, "notes": plan.notes,
         "test_share": None if plan.has_test_split else test_share, "seed": seed,
@@ -289,7 +292,7 @@ def import_image_folder(
     report(progress, 0.96, f"Writing {len(train) + len(test):,} images…")
     store(Path(root), name, train, test, meta, overwrite)
     report(progress, 1.0, f"Imported {len(train) + len(test)} images into {show(target)}")
-    return ImportReport(name, plan.classes, len(train), len(test), per_class, skipped, target, plan)
+    return ImportReport(name, plan.classes, len(train), len(test), per_class, skipped, target, plan, per_split)
 
 
 def check_target(name: str, root: Path, overwrite: bool) -> Path:
