@@ -279,8 +279,8 @@ def import_image_folder(
         if len(test) == 0:
             raise DatasetError("Too few images to hold out a test set: add images or raise the test share.")
     train, test = shuffled(train, seed), shuffled(test, seed + 1)
-    per_split = {name: dict(zip(plan.classes, torch.bincount(part.labels, minlength=len(plan.classes)).tolist()))
-                 for name, part in (("train", train), ("test", test))}
+    per_split = {split_name: dict(zip(plan.classes, torch.bincount(part.labels, minlength=len(plan.classes)).tolist()))
+                 for split_name, part in (("train", train), ("test", test))}
     meta = {
         "format": 1, "name": name, "classes": plan.classes, "size": list(size), "channels": 1 if grayscale else 3,
         "counts": {"train": len(train), "test": len(test), "per_class": per_class, "per_split": per_split},
