@@ -1,5 +1,5 @@
 """Data: every dataset's state and fix, a look at the images and class balance, an augmentation
-preview, and importing your own folder of images."""
+preview, and importing your own images (ui/import_form.py: preview, then confirm)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,7 +9,7 @@ import torch
 from core import data
 from core.config import RunConfig, field_info, form_label
 from ui import data_figures as figs
-from ui import state
+from ui import import_form, state
 from ui.config_form import pending_values
 from ui.images import to_pil
 from ui.text import plain
@@ -17,9 +17,8 @@ from ui.text import plain
 state.init()
 
 PICK = "data_dataset"
-PICK_NEXT = "data_dataset_next"  # set before st.rerun() to select a just-imported dataset
+PICK_NEXT = import_form.PICK_NEXT  # set before st.rerun() to select a just-imported dataset
 AUG_SEED = "data_aug_seed"
-IMPORTED = "data_import_report"
 IMPORT_OPEN = "data_import_open"
 PER_CLASS = 8
 MAX_CLASS_ROWS = 10  # CIFAR-100 would otherwise draw 100 rows of samples
@@ -232,58 +231,6 @@ def _explore(name: str) -> None:
         _augmentation(ds)
 
 
-# ---- importing a folder of images ------------------------------------------------------------
-
-def _import_form() -> None:
-    with st.form("data_import_form"):
-        upload = st.file_uploader("A .zip with one sub-folder of images per class", type="zip", key="data_import_zip")
-        path = st.text_input("…or a folder (or .zip) on this machine", key="data_import_path",
-                             placeholder="/home/me/pets  (holding cats/, dogs/, …)")
-        c1, c2, c3, c4 = st.columns(4)
-        name = c1.text_input("Dataset name", key="data_import_name", placeholder="pets",
-                             help="Letters, digits, - and _. It becomes the dataset folder:<name>.")
-        size = c2.number_input("Image size (pixels)", 4, 512, 28, key="data_import_size",
-                               help="Every image is resized to size × size.")
-        colour = c3.radio("Colour", ["Grayscale", "RGB"], horizontal=True, key="data_import_colour")
-        share = c4.slider("Test share", 0.05, 0.5, 0.2, 0.05, key="data_import_share",
-                          help="Part of each class held out as the test set.")
-        overwrite = st.checkbox("Replace an existing dataset of that name", key="data_import_overwrite")
-        submitted = st.form_submit_button("Import", icon=":material/upload:", type="primary")
-    if not submitted:
-        return
-    path = path.strip()
-    if bool(upload) == bool(path):
-        st.error("Give either a .zip upload or a folder path (one of the two).")
-        return
-    bar = st.progress(0.0, text="Reading images…")
-    try:
-        report = data.import_image_folder(
-            upload.getvalue() if upload else path, name.strip(), image_size=int(size),
-            grayscale=colour == "Grayscale", test_share=float(share), overwrite=overwrite,
-            progress=lambda f, msg: bar.progress(f, text=msg),
-        )
-    except data.DatasetError as exc:
-        bar.empty()
-        st.error(str(exc), icon=":material/error:")
-        return
-    st.session_state[IMPORTED] = report
-    st.session_state[PICK_NEXT] = report.dataset
-    st.rerun()
-
-
-def _import_report(chosen: str) -> None:
-    report = st.session_state.get(IMPORTED)
-    if report is None or report.dataset != chosen:
-        return
-    st.success(f"Imported **{plain(report.dataset)}**: {len(report.classes)} classes, {report.train_count:,} train / "
-               f"{report.test_count:,} test images. It is selected above and can be trained on from the Train page.")
-    counts = pd.DataFrame({"class": list(report.per_class), "images": list(report.per_class.values())})
-    st.dataframe(counts, hide_index=True, width="content")
-    if report.skipped:
-        st.warning(f"Skipped {len(report.skipped)} file(s):")
-        st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True)
-
-
 # ---- page ------------------------------------------------------------------------------------
 
 st.title("Data")
@@ -301,6 +248,7 @@ chosen = st.selectbox("Dataset", names, key=PICK,
 state.keep_widget(PICK)
 # keyed and stateful, so a message appearing above it (a flash) cannot collapse it mid-import
 with st.expander("Import your own images", icon=":material/upload:", key=IMPORT_OPEN, on_change="rerun"):
-    _import_report(chosen)
-    _import_form()
+    import_form.import_report(chosen)
+    import_form.source_form()
+    import_form.confirm_form()
 _explore(chosen)
