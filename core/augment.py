@@ -1,8 +1,10 @@
 """Per-batch augmentation with tensor ops (the airbench way).
 
 The whole dataset stays a uint8 tensor; each batch is converted, normalised and augmented here.
-One `affine_grid`/`grid_sample` call does shift, rotation and zoom for the whole batch, which is
-far cheaper than per-sample PIL transforms and needs no DataLoader workers.
+Shifts are whole-pixel random crops of the padded batch (one gather); rotation and zoom are one
+`affine_grid`/`grid_sample` call for the whole batch. Both are far cheaper than per-sample PIL
+transforms and need no DataLoader workers. What comes in from outside the image is black (digits)
+or the image mirrored at its edge (photos), as `cfg.aug_pad` says.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import torch.nn.functional as F
 
 
 def normalizer(mean, std, device, dtype=torch.float32):
-    """Return f(uint8 batch) -> normalised float batch, with the constants built once."""
+    """Return f(uint8 batch) -> normalised float batch, with the constants built once. `f.black` is
+    what a black pixel becomes (the padding of shifts, rotations and zooms in "black" mode)."""
     m = torch.tensor(mean, device=device, dtype=dtype).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device, dtype=dtype).view(1, -1, 1, 1)
     scale = 1.0 / (255.0 * s)
@@ -22,6 +25,7 @@ def normalizer(mean, std, device, dtype=torch.float32):
     def normalize(x: torch.Tensor) -> torch.Tensor:
         return x.to(dtype) * scale - shift
 
+    normalize.black = -shift
     return normalize
 
 
@@ -29,14 +33,21 @@ def is_active(cfg) -> bool:
     return bool(cfg.aug_translate or cfg.aug_rotate or cfg.aug_scale or cfg.aug_hflip or cfg.aug_erase)
 
 
-def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator | None = None,
+                  black: torch.Tensor | None = None) -> torch.Tensor:
     """Augment a normalised float batch [B,C,H,W] as `cfg` asks; returns a new tensor.
 
     Random numbers come from `generator` (on the CPU) so runs are reproducible and resumable.
+    `black` is the normalised value of a black pixel per channel (`normalizer(...).black`); without
+    it each image's own minimum stands in.
     """
-    b, _, h, w = x.shape
-    if cfg.aug_translate or cfg.aug_rotate or cfg.aug_scale:
-        x = _affine(x, cfg, generator)
+    b = x.shape[0]
+    if black is None:
+        black = x.amin(dim=(2, 3), keepdim=True)
+    if cfg.aug_rotate or cfg.aug_scale:
+        x = _rotate_zoom(x, cfg, generator, black)
+    if cfg.aug_translate:
+        x = _shift(x, cfg.aug_translate, cfg.aug_pad, generator, black)
     if cfg.aug_hflip:
         flip = (torch.rand(b, generator=generator) < 0.5).to(x.device).view(b, 1, 1, 1)
         x = torch.where(flip, x.flip(3), x)
@@ -45,24 +56,40 @@ def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator | None = None
     return x
 
 
-def _affine(x, cfg, generator):
+def _shift(x, pixels: int, pad: str, generator, black):
+    """Shift each image by whole pixels in [-p, p] on both axes: a random crop of the padded batch,
+    as RandomCrop(size, padding=p) does, in one gather for the whole batch (no resampling blur)."""
+    b, c, h, w = x.shape
+    p = min(pixels, h - 1, w - 1)  # reflect padding needs p < size
+    if pad == "reflect":
+        padded = F.pad(x, (p, p, p, p), mode="reflect")
+    else:
+        padded = F.pad(x - black, (p, p, p, p)) + black  # zeros around the image, then black
+    dy = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h) + dy.view(b, 1)).view(b, 1, h, 1)
+    cols = (torch.arange(w, device=x.device).view(1, w) + dx.view(b, 1)).view(b, 1, 1, w)
+    batch = torch.arange(b, device=x.device).view(b, 1, 1, 1)
+    channel = torch.arange(c, device=x.device).view(1, c, 1, 1)
+    return padded[batch, channel, rows, cols]
+
+
+def _rotate_zoom(x, cfg, generator, black):
     b, _, h, w = x.shape
     rand = lambda: torch.rand(b, generator=generator) * 2 - 1  # uniform in [-1, 1]
     angle = rand() * math.radians(cfg.aug_rotate)
     scale = 1 + rand() * cfg.aug_scale
-    # grid coordinates span [-1, 1], so a shift of p pixels is 2p/size in grid units
-    tx = rand() * (2 * cfg.aug_translate / w)
-    ty = rand() * (2 * cfg.aug_translate / h)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    zero = torch.zeros(b)
     theta = torch.stack(
-        [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
+        [torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1
     ).to(device=x.device, dtype=x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # pixels that come from outside the image get the background: the batch minimum per image
-    # (normalised black), which is what zero-padding means before normalisation
-    background = x.amin(dim=(1, 2, 3), keepdim=True)
-    out = F.grid_sample(x - background, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return out + background
+    if cfg.aug_pad == "reflect":
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # zeros outside the image, shifted so that they are black after normalisation
+    out = F.grid_sample(x - black, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out + black
 
 
 def _erase(x, probability, generator):

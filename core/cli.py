@@ -1,4 +1,4 @@
-"""`python -m core ...`: train, resume and list runs, export and predict from a terminal.
+"""`python -m core ...`: train, resume and list runs, import images, export and predict from a terminal.
 
 The training flags are generated from RunConfig's fields, so the CLI, the Train form and the
 saved config.json always agree.
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("models", help="architectures")
     download = add("download", help="download a torchvision dataset into the data folder")
     download.add_argument("dataset")
+    add_import_parser(add)
     add_export_predict(add)
     return parser
 
@@ -308,6 +309,71 @@ def cmd_predict(args, store) -> int:
     return 1 if skipped else 0
 
 
+# ---- import ----------------------------------------------------------------------------------
+
+def add_import_parser(add) -> None:
+    p = add("import", help="import a folder or .zip of images (class folders or train/test split folders)")
+    p.add_argument("path", help="a folder or .zip: <class>/… or train/<class>/… + test/<class>/…")
+    p.add_argument("--name", required=True, help="dataset name (letters, digits, - and _): trains as folder:NAME")
+    p.add_argument("--size", type=int, help="resize to N×N pixels (default: the images' own size when they "
+                                            "all share one square size, else 28)")
+    colour = p.add_mutually_exclusive_group()
+    colour.add_argument("--grayscale", dest="grayscale", action="store_const", const=True,
+                        help="store one channel (default: grayscale unless the images are colour)")
+    colour.add_argument("--rgb", dest="grayscale", action="store_const", const=False, help="store three channels")
+    p.add_argument("--test-share", type=float, default=0.2,
+                   help="share of each class held out as the test set, for class folders only: split folders "
+                        "keep their own test set (default: 0.2)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    p.add_argument("--yes", action="store_true", help="import without asking for confirmation")
+
+
+def cmd_import(args, store) -> int:
+    from core import data
+    from core.data import importer
+
+    root = data.data_dir(args.data_dir)
+    try:
+        importer.check_target(args.name, root, args.overwrite)
+        plan = data.preview_import(args.path)
+    except data.DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    size = args.size or importer.suggested_size(plan)
+    grayscale = (not plan.colour) if args.grayscale is None else args.grayscale
+    print("\n".join(plan.describe()))
+    held = "" if plan.has_test_split else f", {args.test_share:g} of each class held out as the test set"
+    print(f"Will import as folder:{args.name} at {size}×{size} {'grayscale' if grayscale else 'RGB'}{held}.")
+    if not args.yes and not _confirmed():
+        return 1
+    try:
+        rep = data.import_image_folder(
+            args.path, args.name, args.data_dir, image_size=size, grayscale=grayscale, test_share=args.test_share,
+            overwrite=args.overwrite, progress=lambda f, msg: print(f"\r{f:6.1%} {msg[:60]:60}", end="", flush=True),
+        )
+    except data.DatasetError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl+C: the dataset is written only at the end, so nothing is
+        print("\nImport cancelled; nothing was written.", file=sys.stderr)
+        return EXIT_STOPPED
+    print(f"\nImported {rep.dataset}: {len(rep.classes)} classes, {rep.train_count:,} train / "
+          f"{rep.test_count:,} test images; {len(rep.skipped):,} file(s) skipped.")
+    print(f"Train on it with: python -m core train --dataset {rep.dataset}")
+    return 0
+
+
+def _confirmed() -> bool:
+    if not sys.stdin.isatty():  # a script or pipe cannot answer; importing unasked would surprise it
+        print("error: not importing without confirmation, and standard input is not a terminal to ask on; "
+              "pass --yes to import.", file=sys.stderr)
+        return False
+    if input("Import? [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print("Nothing imported.")
+    return False
+
+
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
             "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download,
-            "export": cmd_export, "predict": cmd_predict}
+            "import": cmd_import, "export": cmd_export, "predict": cmd_predict}

@@ -18,6 +18,7 @@ from typing import Any
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PAD_MODES = ("black", "reflect")
 
 SCHEDULE_TITLES = {
     "none": "Constant",
@@ -121,7 +122,8 @@ class RunConfig:
     seed: int = _f(0, "Random seed (runs are reproducible on the CPU for a given seed).", label="Seed",
                    min=0, max=MAX_SEED, group="loop")
     # --- augmentation (applied per batch with tensor ops) -----------------------------------
-    aug_translate: int = _f(0, "Random shift of up to this many pixels (0 = off).", label="Random shift",
+    aug_translate: int = _f(0, "Random shift of up to this many whole pixels: a random crop of the padded "
+                            "image, like RandomCrop(size, padding=N) (0 = off).", label="Random shift",
                             unit="pixels", min=0, max=16, group="augment")
     aug_rotate: float = _f(0.0, "Random rotation of up to ± this many degrees (0 = off).",
                            label="Random rotation", unit="degrees", hint="±", min=0.0, max=180.0, step=5.0,
@@ -133,6 +135,10 @@ class RunConfig:
                          group="augment")
     aug_erase: float = _f(0.0, "Probability of random erasing a rectangle (0 = off).", label="Random erasing",
                           hint="probability", min=0.0, max=1.0, step=0.1, group="augment")
+    aug_pad: str = _f("black", "What fills the pixels a shift, rotation or zoom brings in from outside the "
+                      "image: black (right for digits on a dark background) or the image mirrored at its "
+                      "edge (reflect: right for photos, no black frames).", label="Padding",
+                      choices=PAD_MODES, group="augment")
     # --- hardware -----------------------------------------------------------------------
     device: str = _f("auto", "Where to train: auto picks CUDA, then Apple MPS, then the CPU.", label="Device",
                      choices=DEVICES, group="device")

@@ -189,7 +189,7 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
         x = normalize(data.images[idx])
         y = data.labels[idx]
         if augment:
-            x = augment_batch(x, cfg, state.generator)
+            x = augment_batch(x, cfg, state.generator, black=getattr(normalize, "black", None))
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():

@@ -1,5 +1,5 @@
 """Data: every dataset's state and fix, a look at the images and class balance, an augmentation
-preview, and importing your own folder of images."""
+preview, and importing your own images (ui/import_form.py: preview, then confirm)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -7,9 +7,9 @@ import streamlit as st
 import torch
 
 from core import data
-from core.config import RunConfig, field_info
+from core.config import RunConfig, field_info, form_label
 from ui import data_figures as figs
-from ui import state
+from ui import import_form, state
 from ui.config_form import pending_values
 from ui.images import to_pil
 from ui.text import plain
@@ -17,9 +17,8 @@ from ui.text import plain
 state.init()
 
 PICK = "data_dataset"
-PICK_NEXT = "data_dataset_next"  # set before st.rerun() to select a just-imported dataset
+PICK_NEXT = import_form.PICK_NEXT  # set before st.rerun() to select a just-imported dataset
 AUG_SEED = "data_aug_seed"
-IMPORTED = "data_import_report"
 IMPORT_OPEN = "data_import_open"
 PER_CLASS = 8
 MAX_CLASS_ROWS = 10  # CIFAR-100 would otherwise draw 100 rows of samples
@@ -157,7 +156,21 @@ def _balance(ds: data.Dataset) -> None:
                 f"**Test:** {figs.imbalance_note(test, ds.classes)}")
 
 
-def _aug_controls() -> RunConfig:
+def _aug_control(col, name: str, value, key: str):
+    """A preview control for one augmentation field, with the label, range and help RunConfig gives
+    it (the same the Train form uses), as a slider: quicker to play with than a number box."""
+    info, label = field_info(name), form_label(name)
+    if "choices" in info:
+        return col.selectbox(label, info["choices"], index=info["choices"].index(value), key=key, help=info["help"])
+    if info["type"] == "bool":
+        return col.toggle(label, value, key=key, help=info["help"])
+    if info["type"] == "int":
+        return col.slider(label, int(info["min"]), int(info["max"]), int(value), key=key, help=info["help"])
+    return col.slider(label, float(info["min"]), float(info["max"]), float(value), float(info.get("step", 0.05)),
+                      key=key, help=info["help"])
+
+
+def _aug_controls(ds_channels: int) -> RunConfig:
     aug = {k: v for k, v in pending_values().items() if k.startswith("aug_")}
     try:
         base = RunConfig.from_dict(aug)
@@ -165,24 +178,21 @@ def _aug_controls() -> RunConfig:
         base = RunConfig()
     if not (base.aug_translate or base.aug_rotate or base.aug_scale or base.aug_hflip or base.aug_erase):
         base = base.replace(aug_translate=2, aug_rotate=10.0, aug_scale=0.1)  # something visible to start
-    cols = st.columns(5)
-    values = dict(
-        aug_translate=cols[0].slider("Shift (pixels)", 0, 16, base.aug_translate, key="data_aug_translate"),
-        aug_rotate=cols[1].slider("Rotation (± degrees)", 0.0, 180.0, float(base.aug_rotate), 1.0, format="%.0f°",
-                                  key="data_aug_rotate"),
-        aug_scale=cols[2].slider("Zoom (± fraction)", 0.0, 0.5, float(base.aug_scale), 0.05, key="data_aug_scale"),
-        aug_erase=cols[3].slider("Random erasing (probability)", 0.0, 1.0, float(base.aug_erase), 0.05, key="data_aug_erase"),
-        aug_hflip=cols[4].toggle("Horizontal flip", base.aug_hflip, key="data_aug_hflip"),
-    )
-    for col, (key, _) in zip(cols, values.items()):
-        col.caption(field_info(key)["help"])
+    if ds_channels == 3:
+        base = base.replace(aug_pad="reflect")  # photos: no black frames
+    names = ("aug_translate", "aug_rotate", "aug_scale", "aug_erase", "aug_hflip", "aug_pad")
+    values = {}
+    for col, name in zip(st.columns(len(names)), names):
+        # the padding has one control for colour datasets and one for the rest, each with its default
+        key = f"data_{name}" + ("_rgb" if name == "aug_pad" and ds_channels == 3 else "")
+        values[name] = _aug_control(col, name, getattr(base, name), key)
     return RunConfig(**values)
 
 
 def _augmentation(ds: data.Dataset) -> None:
     st.caption("The same random augmentations training applies to each batch (set them in the Train form). "
                "Each row below is one pass over the same 8 test images.")
-    cfg = _aug_controls()
+    cfg = _aug_controls(ds.shape[0])
     if st.button("New samples", icon=":material/casino:", key="data_aug_reseed"):
         st.session_state[AUG_SEED] = st.session_state.get(AUG_SEED, 0) + 1
     index = torch.cat(figs.samples_per_class(ds.test.labels, ds.num_classes, 1))[:8]
@@ -221,58 +231,6 @@ def _explore(name: str) -> None:
         _augmentation(ds)
 
 
-# ---- importing a folder of images ------------------------------------------------------------
-
-def _import_form() -> None:
-    with st.form("data_import_form"):
-        upload = st.file_uploader("A .zip with one sub-folder of images per class", type="zip", key="data_import_zip")
-        path = st.text_input("…or a folder (or .zip) on this machine", key="data_import_path",
-                             placeholder="/home/me/pets  (holding cats/, dogs/, …)")
-        c1, c2, c3, c4 = st.columns(4)
-        name = c1.text_input("Dataset name", key="data_import_name", placeholder="pets",
-                             help="Letters, digits, - and _. It becomes the dataset folder:<name>.")
-        size = c2.number_input("Image size (pixels)", 4, 512, 28, key="data_import_size",
-                               help="Every image is resized to size × size.")
-        colour = c3.radio("Colour", ["Grayscale", "RGB"], horizontal=True, key="data_import_colour")
-        share = c4.slider("Test share", 0.05, 0.5, 0.2, 0.05, key="data_import_share",
-                          help="Part of each class held out as the test set.")
-        overwrite = st.checkbox("Replace an existing dataset of that name", key="data_import_overwrite")
-        submitted = st.form_submit_button("Import", icon=":material/upload:", type="primary")
-    if not submitted:
-        return
-    path = path.strip()
-    if bool(upload) == bool(path):
-        st.error("Give either a .zip upload or a folder path (one of the two).")
-        return
-    bar = st.progress(0.0, text="Reading images…")
-    try:
-        report = data.import_image_folder(
-            upload.getvalue() if upload else path, name.strip(), image_size=int(size),
-            grayscale=colour == "Grayscale", test_share=float(share), overwrite=overwrite,
-            progress=lambda f, msg: bar.progress(f, text=msg),
-        )
-    except data.DatasetError as exc:
-        bar.empty()
-        st.error(str(exc), icon=":material/error:")
-        return
-    st.session_state[IMPORTED] = report
-    st.session_state[PICK_NEXT] = report.dataset
-    st.rerun()
-
-
-def _import_report(chosen: str) -> None:
-    report = st.session_state.get(IMPORTED)
-    if report is None or report.dataset != chosen:
-        return
-    st.success(f"Imported **{plain(report.dataset)}**: {len(report.classes)} classes, {report.train_count:,} train / "
-               f"{report.test_count:,} test images. It is selected above and can be trained on from the Train page.")
-    counts = pd.DataFrame({"class": list(report.per_class), "images": list(report.per_class.values())})
-    st.dataframe(counts, hide_index=True, width="content")
-    if report.skipped:
-        st.warning(f"Skipped {len(report.skipped)} file(s):")
-        st.dataframe(pd.DataFrame(report.skipped, columns=["file", "reason"]), hide_index=True)
-
-
 # ---- page ------------------------------------------------------------------------------------
 
 st.title("Data")
@@ -290,6 +248,7 @@ chosen = st.selectbox("Dataset", names, key=PICK,
 state.keep_widget(PICK)
 # keyed and stateful, so a message appearing above it (a flash) cannot collapse it mid-import
 with st.expander("Import your own images", icon=":material/upload:", key=IMPORT_OPEN, on_change="rerun"):
-    _import_report(chosen)
-    _import_form()
+    import_form.import_report(chosen)
+    import_form.source_form()
+    import_form.confirm_form()
 _explore(chosen)

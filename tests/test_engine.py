@@ -145,9 +145,9 @@ def test_lr_finder_sweeps_with_the_training_augmentation_and_label_smoothing(syn
     seen = {"augmented": 0, "smoothing": set()}
     real_augment, real_ce = engine.augment_batch, engine.F.cross_entropy
 
-    def augment(x, c, g):
+    def augment(x, c, g, **kw):
         seen["augmented"] += 1
-        return real_augment(x, c, g)
+        return real_augment(x, c, g, **kw)
 
     def ce(*a, **k):
         seen["smoothing"].add(k.get("label_smoothing"))

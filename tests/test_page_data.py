@@ -13,6 +13,7 @@ import pytest
 import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from core import data
 from core.data import sources
@@ -155,12 +156,27 @@ def _zip(classes: dict[str, int], extra: dict[str, bytes] | None = None) -> byte
     return buf.getvalue()
 
 
-def _submit_import(at: AppTest, name: str, upload: bytes | None = None, path: str = "") -> AppTest:
+def _preview(at: AppTest, upload: bytes | None = None, path: str = "") -> AppTest:
     if upload is not None:
         at.file_uploader(key="data_import_zip").set_value(("pets.zip", upload, "application/zip"))
     at.text_input(key="data_import_path").set_value(path)
-    at.text_input(key="data_import_name").set_value(name)
+    return button(at, "Preview").click().run()
+
+
+def _confirm(at: AppTest, name: str | None = None, overwrite: bool | None = None) -> AppTest:
+    if name is not None:
+        at.text_input(key="data_import_name").set_value(name)
+    if overwrite is not None:
+        at.checkbox(key="data_import_overwrite").set_value(overwrite)
     return button(at, "Import").click().run()
+
+
+def _submit_import(at: AppTest, name: str, upload: bytes | None = None, path: str = "") -> AppTest:
+    """Preview, then Import when the preview offers it (a source that cannot be read stops there)."""
+    at = _preview(at, upload, path)
+    if any(b.label == "Import" for b in at.button):
+        at = _confirm(at, name)
+    return at
 
 
 def test_import_bad_zip_shows_the_message_and_writes_nothing():
@@ -187,10 +203,10 @@ def test_import_zip_reports_and_selects_the_new_dataset():
     assert "pets (folder:pets)" in at.selectbox(key="data_dataset").options
     assert f"Imported **{plain('folder:pets')}**: 2 classes" in texts(at.success)  # escaped Markdown
     counts, skipped = [df.value for df in at.dataframe if "class" in df.value or "reason" in df.value]
-    assert counts.to_dict("list") == {"class": ["cats", "dogs"], "images": [6, 4]}
-    assert skipped["file"].tolist() == ["dogs/readme.txt"] and "image" in skipped["reason"][0]
+    assert counts.to_dict("list") == {"class": ["cats", "dogs"], "images": [6, 4], "train": [5, 3], "test": [1, 1]}
+    assert skipped["file"].tolist() == ["pets/dogs/readme.txt"] and "image" in skipped["reason"][0]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Image shape"] == "1×28×28" and metrics["Classes"] == "2"
+    assert metrics["Image shape"] == "3×28×28" and metrics["Classes"] == "2"  # colour images: RGB
     [spec] = plotly_specs(at)
     assert sum(spec["data"][0]["y"]) + sum(spec["data"][1]["y"]) == 10
     # the same name again is refused with a clear message unless replacing is ticked
@@ -216,3 +232,111 @@ def test_damaged_import_is_a_message_not_a_traceback():
     at = open_page(data_dataset="folder:pets")
     assert not at.exception
     assert "damaged" in texts(at.error)
+
+
+def test_augmentation_controls_take_their_ranges_from_the_config_and_offer_the_padding():
+    from core.config import field_info
+
+    at = open_page()
+    for name in ("aug_translate", "aug_rotate", "aug_scale", "aug_erase"):
+        assert at.slider(key=f"data_{name}").max == field_info(name)["max"], name  # zoom was capped at 0.5
+    assert at.selectbox(key="data_aug_pad").value == "black"  # digits: black comes in, their background
+    at.slider(key="data_aug_translate").set_value(4).run()
+    at.selectbox(key="data_aug_pad").set_value("reflect").run()
+    assert not at.exception
+
+
+# ---- preview, then confirm ------------------------------------------------------------------
+
+def _split_zip(train=3, test=2, wrapper="cifar10/", size=(32, 32)) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for split, n in (("train", train), ("test", test)):
+            for cls, colour in (("cat", (250, 0, 0)), ("dog", (0, 0, 250))):
+                for i in range(n):
+                    jpg = io.BytesIO()
+                    Image.new("RGB", size, colour).save(jpg, "JPEG")
+                    zf.writestr(f"{wrapper}{split}/{cls}/{i:04d}.jpg", jpg.getvalue())
+    return buf.getvalue()
+
+
+def _forms(node) -> list:
+    """The st.form blocks under `node`, as protos."""
+    found = []
+    for child in getattr(node, "children", {}).values():
+        # a plain Block carries the whole Block proto (Expander, Column, … carry only their part)
+        if type(child) is Block and child.proto is not None and child.proto.WhichOneof("type") == "form":
+            found.append(child.proto.form)
+        found += _forms(child)
+    return found
+
+
+def test_split_zip_is_previewed_then_imported_with_its_own_test_set_size_and_colour():
+    at = _preview(open_page(), upload=_split_zip())
+    assert not at.exception
+    assert data.names() == list(data.DATASETS)  # the preview wrote nothing
+    assert "split folders inside cifar10/, 2 classes, 10 images" in texts(at.markdown)
+    [counts] = [df.value for df in at.dataframe if "train" in df.value]
+    assert counts.to_dict("list") == {"class": ["cat", "dog"], "train": [3, 3], "test": [2, 2]}
+    assert "own test split is kept" in texts(at.info)
+    assert at.number_input(key="data_import_size").value == 32  # the images' own size
+    assert at.radio(key="data_import_colour").value == "RGB"
+    assert at.text_input(key="data_import_name").value == "pets"  # from the upload's name
+    at = _confirm(at)
+    assert not at.exception
+    assert at.selectbox(key="data_dataset").value == "folder:pets"
+    assert "6 train / 4 test images (its own test split)" in texts(at.success)
+    [counts] = [df.value for df in at.dataframe if "images" in df.value]
+    assert counts.to_dict("list") == {"class": ["cat", "dog"], "images": [5, 5], "train": [3, 3], "test": [2, 2]}
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Image shape"] == "3×32×32" and metrics["Train images"] == "6" and metrics["Test images"] == "4"
+
+
+def test_the_preview_and_its_defaults_survive_a_visit_to_another_page():
+    at = _preview(open_page(), upload=_split_zip())
+    at.switch_page("pages/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.number_input(key="data_import_size").value == 32 and at.radio(key="data_import_colour").value == "RGB"
+    at = _confirm(at, "pets")
+    assert "6 train / 4 test images" in texts(at.success)
+
+
+def test_only_the_import_button_imports_and_replacing_is_not_sticky():
+    at = _preview(open_page(), upload=_split_zip())
+    source, confirm = _forms(at.main)
+    assert confirm.enter_to_submit is False  # Enter in the name field does not import
+    at.text_input(key="data_import_name").set_value("typed").run()  # typing alone never imports
+    assert data.names() == list(data.DATASETS)
+    at = _confirm(at, "pets")
+    at = _confirm(_preview(at, upload=_split_zip(train=4)), "pets", overwrite=True)
+    assert not at.exception and "8 train / 4 test" in texts(at.success)
+    at = _preview(at, upload=_split_zip())
+    assert at.checkbox(key="data_import_overwrite").value is False  # asked again for every import
+    at = _confirm(at, "pets")
+    assert "already exists" in texts(at.error)
+
+
+def test_ambiguous_layout_is_reported_at_preview_and_offers_no_import():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for folder in ("cats", "dogs", "test"):
+            png = io.BytesIO()
+            Image.new("RGB", (8, 8)).save(png, "PNG")
+            zf.writestr(f"{folder}/0.png", png.getvalue())
+    at = _preview(open_page(), upload=buf.getvalue())
+    assert not at.exception
+    assert "Ambiguous layout: test/ beside cats/, dogs/" in texts(at.error)
+    assert not [b for b in at.button if b.label == "Import"]
+
+
+def test_a_folder_on_the_server_is_previewed_and_imported(tmp_path):
+    src = tmp_path / "shapes"
+    with zipfile.ZipFile(io.BytesIO(_split_zip(wrapper="", size=(16, 16)))) as zf:
+        zf.extractall(src)
+    at = _preview(open_page(), path=str(src))
+    assert at.text_input(key="data_import_name").value == "shapes"
+    assert at.number_input(key="data_import_size").value == 16
+    at = _confirm(at)
+    assert not at.exception and at.selectbox(key="data_dataset").value == "folder:shapes"
+    assert {m.label: m.value for m in at.metric}["Image shape"] == "3×16×16"

@@ -85,6 +85,6 @@ def augment_preview(images: torch.Tensor, mean, std, cfg, seed: int, repeats: in
     x = normalise(images)
     out = []
     for _ in range(repeats):
-        y = augment.augment_batch(x, cfg, generator)
+        y = augment.augment_batch(x, cfg, generator, black=normalise.black)
         out.append(((y * s + m) * 255).round().clamp(0, 255).to(torch.uint8))
     return out

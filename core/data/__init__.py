@@ -3,6 +3,7 @@
     load("mnist_sample")          # 5,000 real digits, offline, ~0.2–0.5 s, then cached
     status("cifar10").fix         # exactly what to do when a dataset is not on disk
     download("mnist")             # torchvision's download, into DATA_DIR/MNIST/raw
+    preview_import(zip_bytes)     # the plan: layout (class or train/test folders), counts, skipped
     import_image_folder(zip_bytes, "pets", image_size=32, grayscale=False)  # -> "folder:pets"
 
 Sources, in order: the data dir in torchvision's layout; for Fashion-MNIST also Debian's
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from . import folders, sample, sources
 from .info import REPO_ROOT, DatasetError, DatasetInfo, Progress, SourceStatus, report
+from .layout import ImportPlan
 
 if TYPE_CHECKING:
     from .base import Dataset
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 # checks, and the dashboard's first page uses them before torch (2–4 s) has loaded. The tensor
 # types and loaders are imported on first use.
 _LAZY = {"Dataset": "base", "Split": "base", "channel_stats": "base", "holdout": "base",
-         "ImportReport": "importer"}
+         "ImportCancelled": "importer", "ImportReport": "importer"}
 
 
 def __getattr__(name: str):
@@ -38,9 +40,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "DATASETS", "Dataset", "DatasetError", "DatasetInfo", "ImportReport", "SourceStatus", "Split",
+    "DATASETS", "Dataset", "DatasetError", "DatasetInfo", "ImportPlan", "ImportReport", "SourceStatus", "Split",
     "clear_cache", "data_dir", "download", "holdout", "import_image_folder", "info", "is_known", "load",
-    "names", "status",
+    "names", "preview_import", "status",
 ]
 
 ENV_VAR = "CNN_STUDIO_DATA"
@@ -137,17 +139,26 @@ def download(name: str, data_dir: str | os.PathLike | None = None, progress: Pro
 
 
 def import_image_folder(
-    source, name: str, data_dir: str | os.PathLike | None = None, image_size=(28, 28),
-    grayscale: bool = True, test_share: float = 0.2, seed: int = 0, overwrite: bool = False,
-    progress: Progress = None,
+    source, name: str, data_dir: str | os.PathLike | None = None, image_size=None,
+    grayscale: bool | None = None, test_share: float = 0.2, seed: int = 0, overwrite: bool = False,
+    progress: Progress = None, stop=None,
 ) -> ImportReport:
-    """Import a folder, .zip path or .zip bytes of class sub-folders as dataset "folder:<name>"."""
+    """Import a folder, .zip path or .zip bytes of class folders or train/test split folders as
+    dataset "folder:<name>". None for size/colour: the images' own (see importer.import_image_folder)."""
     from . import importer
 
     return importer.import_image_folder(
         source, name, _dir(data_dir), image_size=image_size, grayscale=grayscale, test_share=test_share,
-        seed=seed, overwrite=overwrite, progress=progress,
+        seed=seed, overwrite=overwrite, progress=progress, stop=stop,
     )
+
+
+def preview_import(source) -> ImportPlan:
+    """What importing `source` would do (layout, classes, counts, skipped files), before anything
+    is decoded or written. Raises DatasetError for a source or layout that cannot be imported."""
+    from . import importer
+
+    return importer.preview(source)
 
 
 # ---- loading with a per-process cache ---------------------------------------------------
