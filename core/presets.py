@@ -83,10 +83,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
        group=FAST, dataset="fashion_mnist", val_split=0.0, arch="fast_cnn", optimizer="sgd", lr=0.2, momentum=0.9,
        nesterov=True, weight_decay=5e-4, batch_size=128, epochs=9, schedule="onecycle", aug_hflip=True,
        label_smoothing=0.1),
-    _p("fast_cifar10", "Fast CIFAR-10 in 10 minutes (CPU, unmeasured)",
+    _p("fast_cifar10", "Fast CIFAR-10 on a CPU (≈ 82%)",
        "The Fashion-MNIST recipe (fast BatchNorm CNN, SGD with a one-cycle schedule, label smoothing, "
-       "flips) plus the usual 4-pixel crops of a reflect-padded image, sized to train for about 10 minutes on a "
-       "2-core laptop CPU. Its accuracy has not been measured: CIFAR-10 was not available offline.",
+       "flips) plus the usual 4-pixel crops of a reflect-padded image: 25 epochs, 81.9% test accuracy "
+       "in 2.8 minutes of training on a 2-core CPU (one seed, the CIFAR-10 JPEG copy). Import "
+       "CIFAR-10 on the Data page and pick it as the dataset if torchvision's copy is not here.",
        group=FAST, dataset="cifar10", val_split=0.0, arch="fast_cnn", optimizer="sgd", lr=0.2, momentum=0.9,
        nesterov=True, weight_decay=5e-4, batch_size=128, epochs=25, schedule="onecycle", aug_hflip=True,
        aug_translate=4, aug_pad="reflect", label_smoothing=0.1),
