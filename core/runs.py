@@ -204,7 +204,7 @@ class RunStore:
             self.claim(run_id)
             atomic_write_text(self.file(run_id, files.CONFIG), cfg.to_json())
             name = clean_name(cfg.name) if cfg.name.strip() else run_id
-            self._transition(run_id, status, name=name, message="", created_at=time.time(),
+            self.transition(run_id, status, name=name, message="", created_at=time.time(),
                              epochs=cfg.epochs, epochs_done=0, preset=preset)
         except (OSError, RunError) as exc:
             self.release(run_id)
@@ -233,8 +233,6 @@ class RunStore:
         if message is not None:
             changes["message"] = message
         return self._write_status(run_id, to, changes)
-
-    _transition = transition
 
     def _write_status(self, run_id: str, to: str | None, changes: dict) -> RunStatus:
         path = self.file(run_id, files.STATUS)
