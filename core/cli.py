@@ -120,7 +120,9 @@ def config_from_args(args) -> RunConfig:
                if getattr(args, f.name, None) is not None}
     if changes:
         cfg = RunConfig.from_dict({**cfg.to_dict(), **changes})
-    return cfg.validate(image_shape=_image_shape(cfg.dataset, getattr(args, "data_dir", None)))
+    from core import data
+
+    return cfg.validate(image_shape=data.image_shape(cfg.dataset, getattr(args, "data_dir", None)))
 
 
 def _read_config_file(path: str) -> dict:
@@ -131,18 +133,6 @@ def _read_config_file(path: str) -> dict:
     except UnicodeDecodeError:
         raise ConfigError([f"{path} is not a UTF-8 text file; a config is JSON like {{\"epochs\": 3}}"]) from None
     return json_object(text, source=path)
-
-
-def _image_shape(dataset, data_dir) -> tuple | None:
-    """The dataset's (C, H, W) from its description, without loading it; None when that is not
-    known here (validate() names an unknown dataset; the trainer checks again once it has loaded)."""
-    from core import data
-
-    try:
-        info = data.info(dataset, data_dir)
-    except (KeyError, data.DatasetError):
-        return None
-    return (info.channels, *info.size)
 
 
 def main(argv=None) -> int:

@@ -201,10 +201,6 @@ def to_config(values: dict) -> tuple[RunConfig | None, list[str]]:
     """(config, problems): problems are shown before anything starts."""
     try:
         cfg = RunConfig.from_dict(values)
-        shape = None
-        if data.is_known(cfg.dataset):
-            info = data.info(cfg.dataset)
-            shape = (info.channels, *info.size)
-        return cfg.validate(image_shape=shape), []
+        return cfg.validate(image_shape=data.image_shape(cfg.dataset)), []
     except ConfigError as exc:
         return None, exc.problems

@@ -41,7 +41,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "DATASETS", "Dataset", "DatasetError", "DatasetInfo", "ImportPlan", "ImportReport", "SourceStatus", "Split",
-    "clear_cache", "data_dir", "download", "holdout", "import_image_folder", "info", "is_known", "load",
+    "clear_cache", "data_dir", "download", "holdout", "image_shape", "import_image_folder", "info", "is_known", "load",
     "names", "preview_import", "status",
 ]
 
@@ -107,6 +107,16 @@ def info(name: str, data_dir: str | os.PathLike | None = None) -> DatasetInfo:
     _check(name)
     folder = _folder_name(name)
     return DATASETS[name] if folder is None else folders.folder_info(_dir(data_dir), folder)
+
+
+def image_shape(name: str, data_dir: str | os.PathLike | None = None) -> tuple | None:
+    """The dataset's (C, H, W) from its description, without loading it; None when that is not
+    known here (validation names an unknown dataset; the trainer checks again once it has loaded)."""
+    try:
+        described = info(name, data_dir)
+    except (KeyError, DatasetError):
+        return None
+    return (described.channels, *described.size)
 
 
 def status(name: str, data_dir: str | os.PathLike | None = None) -> SourceStatus:
