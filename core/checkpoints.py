@@ -19,28 +19,35 @@ from core import run_files as files
 from core.runs import RunError, RunStore, atomic_write_bytes
 
 
-def _save(store: RunStore, run_id: str, name: str, data: bytes) -> None:
+def _save(store: RunStore, run_id: str, name: str, data: bytes, record: bool) -> dict[str, int]:
+    """Write a heavy file; its size goes into status.json now, or (record=False) with the caller's
+    own status update: the trainer saves several files per epoch and writes the status once."""
     atomic_write_bytes(store.file(run_id, name), data)
-    store.record_size(run_id, name, len(data))
+    written = {name: len(data)}
+    if record:
+        store.update(run_id, written=written)
+    return written
 
 
-def save_weights(store: RunStore, run_id: str, which: str, model: torch.nn.Module, epoch: int) -> None:
+def save_weights(store: RunStore, run_id: str, which: str, model: torch.nn.Module, epoch: int, *,
+                 record: bool = True) -> dict[str, int]:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _save(store, run_id, files.weights(which), st_save(state, metadata={"epoch": str(epoch)}))
+    return _save(store, run_id, files.weights(which), st_save(state, metadata={"epoch": str(epoch)}), record)
 
 
 def load_weights(store: RunStore, run_id: str, which: str = "best") -> dict[str, torch.Tensor]:
     return _read_safetensors(store.file(run_id, files.weights(which)), "weights")
 
 
-def save_predictions(store: RunStore, run_id: str, which: str, labels, preds, probs, losses) -> None:
+def save_predictions(store: RunStore, run_id: str, which: str, labels, preds, probs, losses, *,
+                     record: bool = True) -> dict[str, int]:
     tensors = {
         "labels": labels.to(torch.int64).cpu().contiguous(),
         "preds": preds.to(torch.int64).cpu().contiguous(),
         "probs": probs.to(torch.float32).cpu().contiguous(),
         "losses": losses.to(torch.float32).cpu().contiguous(),
     }
-    _save(store, run_id, files.predictions(which), st_save(tensors))
+    return _save(store, run_id, files.predictions(which), st_save(tensors), record)
 
 
 def load_predictions(store: RunStore, run_id: str, which: str = "best") -> dict[str, torch.Tensor]:

@@ -222,11 +222,12 @@ class RunStore:
         except RunFileError as exc:
             raise RunError(f"run {run_id} is damaged: {exc}") from None
 
-    def update(self, run_id: str, **changes) -> RunStatus:
-        """Change fields of status.json other than the status itself (progress, results)."""
+    def update(self, run_id: str, *, written: dict | None = None, **changes) -> RunStatus:
+        """Change fields of status.json other than the status itself (progress, results).
+        `written`: {file name: bytes} of heavy files just written, so a listing can spot truncation."""
         if "status" in changes:
             raise ValueError("use transition() to change a run's status")
-        return self._write_status(run_id, None, changes)
+        return self._write_status(run_id, None, changes, written)
 
     def transition(self, run_id: str, to: str, message: str | None = None, **changes) -> RunStatus:
         """Move the run to status `to`; RunError when the lifecycle does not allow it."""
@@ -234,7 +235,7 @@ class RunStore:
             changes["message"] = message
         return self._write_status(run_id, to, changes)
 
-    def _write_status(self, run_id: str, to: str | None, changes: dict) -> RunStatus:
+    def _write_status(self, run_id: str, to: str | None, changes: dict, written: dict | None = None) -> RunStatus:
         path = self.file(run_id, files.STATUS)
         with run_owner.status_lock(self.path(run_id)):
             current = None
@@ -257,6 +258,8 @@ class RunStore:
                     changes.update(owner_fields())
             data = current.to_dict() if current else {}
             data.update(changes, updated_at=time.time())
+            if written:
+                data["sizes"] = {**data.get("sizes", {}), **{k: int(v) for k, v in written.items()}}
             # unknown (None) and non-finite numbers are left out: e.g. the test loss of a model whose
             # weights blew up is NaN, which JSON cannot hold and which says nothing
             data = {k: v for k, v in data.items()
@@ -264,12 +267,6 @@ class RunStore:
             new = RunStatus.parse(data)  # never write what could not be read back
             atomic_write_json(path, new.to_dict())
             return new
-
-    def record_size(self, run_id: str, name: str, nbytes: int) -> None:
-        """Remember the size of a heavy file just written, so a listing can spot truncation."""
-        sizes = dict(self.read_status(run_id).sizes)
-        sizes[name] = int(nbytes)
-        self._write_status(run_id, None, {"sizes": sizes})
 
     # -- config, model, metrics --
     def read_config(self, run_id: str) -> RunConfig:

@@ -111,13 +111,14 @@ class StoreWriter(Callback):
 
     def on_epoch_end(self, event, state):
         checkpoints.save_resume_state(self.store, self.run_id, resume_state(state))
-        checkpoints.save_weights(self.store, self.run_id, "last", state.model, event.epoch)
+        written = checkpoints.save_weights(self.store, self.run_id, "last", state.model, event.epoch, record=False)
         if event.is_best:
-            checkpoints.save_weights(self.store, self.run_id, "best", state.model, event.epoch)
+            written |= checkpoints.save_weights(self.store, self.run_id, "best", state.model, event.epoch,
+                                                record=False)
         self.store.write_metrics(self.run_id, state.history)
-        self.store.update(self.run_id, epochs_done=event.epoch, best_epoch=state.best_epoch,
-                                best_val_acc=state.best_val_acc, last_val_acc=event.val_acc,
-                                train_seconds=state.elapsed_seconds)
+        self.store.update(self.run_id, written=written, epochs_done=event.epoch, best_epoch=state.best_epoch,
+                          best_val_acc=state.best_val_acc, last_val_acc=event.val_acc,
+                          train_seconds=state.elapsed_seconds)
 
 
 def resume_state(state: TrainState) -> dict:
@@ -232,9 +233,12 @@ def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
     results["best"] = evaluate(model, prep.test, prep.normalize, keep_outputs=True, **fast)
     model.load_state_dict(current)
     labels = prep.test.labels.cpu()
+    written = {}
     for which, r in results.items():
-        checkpoints.save_predictions(store, run_id, which, labels, r["preds"], r["probs"], r["losses"])
-    store.update(run_id, test_acc=last["acc"], test_loss=last["loss"], best_test_acc=results["best"]["acc"])
+        written |= checkpoints.save_predictions(store, run_id, which, labels, r["preds"], r["probs"], r["losses"],
+                                                record=False)
+    store.update(run_id, written=written, test_acc=last["acc"], test_loss=last["loss"],
+                 best_test_acc=results["best"]["acc"])
 
 
 def new_run(store: RunStore, cfg: RunConfig, **kwargs) -> tuple[str, FitResult]:

@@ -113,10 +113,10 @@ def test_disk_error_while_saving_fails_with_where_and_keeps_the_previous_checkpo
     import core.checkpoints as ck
     real = ck.save_weights
 
-    def flaky(store_, run_id, which, model, epoch):
+    def flaky(store_, run_id, which, model, epoch, **kw):
         if epoch == 2:
             raise OSError(28, "No space left on device", str(store_.path(run_id) / f"weights_{which}.safetensors"))
-        return real(store_, run_id, which, model, epoch)
+        return real(store_, run_id, which, model, epoch, **kw)
 
     monkeypatch.setattr(ck, "save_weights", flaky)
     run_id = store.create(cfg(epochs=3))
