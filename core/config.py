@@ -121,6 +121,11 @@ class RunConfig:
     )
     seed: int = _f(0, "Random seed (runs are reproducible on the CPU for a given seed).", label="Seed",
                    min=0, max=MAX_SEED, group="loop")
+    tta_flip: bool = _f(False, "Test-time augmentation: score each validation and test image by the average "
+                        "of the model's outputs for it and its mirror image (twice the evaluation time; for "
+                        "photos, not digits). Accuracy and the saved predictions use it; the Playground, "
+                        "predict and exported models see each image once.", label="Mirror at test time",
+                        group="loop")
     # --- augmentation (applied per batch with tensor ops) -----------------------------------
     aug_translate: int = _f(0, "Random shift of up to this many whole pixels: a random crop of the padded "
                             "image, like RandomCrop(size, padding=N) (0 = off).", label="Random shift",

@@ -220,8 +220,9 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
 
 @torch.no_grad()
 def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=contextlib.nullcontext,
-             channels_last=False) -> dict:
-    """Mean loss and accuracy; with `keep_outputs`, per-sample preds, probabilities and losses."""
+             channels_last=False, tta_flip=False) -> dict:
+    """Mean loss and accuracy; with `keep_outputs`, per-sample preds, probabilities and losses.
+    `tta_flip` scores each image by the mean of its and its mirror image's logits."""
     was_training = model.training
     model.eval()
     n = len(data)
@@ -234,6 +235,8 @@ def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=co
         y = data.labels[start:start + EVAL_BATCH]
         with autocast():
             logits = model(x)
+            if tta_flip:
+                logits = (logits + model(x.flip(3))) / 2
         logits = logits.float()
         per_sample = F.cross_entropy(logits, y, reduction="none")
         loss_sum += per_sample.sum().item()
@@ -265,7 +268,8 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
             lr = state.schedule.lr
             tr = train_one_epoch(state, train, cfg, normalize, epoch=epoch, callbacks=callbacks,
                                  stop_event=stop_event, autocast=autocast, channels_last=channels_last)
-            ev = evaluate(state.model, val, normalize, autocast=autocast, channels_last=channels_last)
+            ev = evaluate(state.model, val, normalize, autocast=autocast, channels_last=channels_last,
+                          tta_flip=cfg.tta_flip)
             if not math.isfinite(ev["loss"]):
                 raise TrainingDiverged(f"validation loss became non-finite at epoch {epoch} — "
                                        "try a smaller learning rate")

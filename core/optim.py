@@ -15,7 +15,28 @@ from torch.optim import lr_scheduler
 from core.config import RunConfig
 
 
+def param_groups(params) -> list[dict]:
+    """Parameters grouped by their `lr_scale` attribute (a model sets it on e.g. BatchNorm shifts
+    that need larger steps). A scaled group's weight decay is divided by the same factor, so each
+    step decays those weights exactly as much as the others."""
+    groups: dict[float, list] = {}
+    for p in params:
+        groups.setdefault(float(getattr(p, "lr_scale", 1.0)), []).append(p)
+    return [{"params": ps, "lr_scale": scale} for scale, ps in sorted(groups.items())]
+
+
 def build_optimizer(params, cfg: RunConfig) -> torch.optim.Optimizer:
+    groups = param_groups(params)
+    optimizer = _build(groups if len(groups) > 1 else groups[0]["params"] if groups else [], cfg)
+    for group in optimizer.param_groups:
+        scale = group.setdefault("lr_scale", 1.0)
+        if scale != 1.0:
+            group["lr"] = cfg.lr * scale
+            group["weight_decay"] = cfg.weight_decay / scale
+    return optimizer
+
+
+def _build(params, cfg: RunConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay)
@@ -64,7 +85,9 @@ class Schedule:
         self.per_epoch = None
         spe = max(1, steps_per_epoch)
         if cfg.schedule == "onecycle":
-            self.per_batch = lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * spe)
+            self.per_batch = lr_scheduler.OneCycleLR(
+                optimizer, max_lr=[cfg.lr * g.get("lr_scale", 1.0) for g in optimizer.param_groups],
+                total_steps=cfg.epochs * spe)
         elif cfg.schedule == "plateau":
             warm = int(round(cfg.warmup_epochs * spe))
             if warm:

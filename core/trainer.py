@@ -83,13 +83,28 @@ def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
     to_dev = lambda s: Batches(s.images.to(device), s.labels.to(device))
     torch.manual_seed(cfg.seed)
     model = models.build_model(cfg.arch, ds.shape, ds.num_classes, cfg.custom_layers).to(device)
+    norm = normalizer(ds.mean, ds.std, device)
+    fit_to_data(model, train_split.images, norm, device)
     if uses_channels_last(device, cfg):
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), cfg)
     steps = batches_per_epoch(len(train_split), cfg.batch_size)
     state = TrainState(model, optimizer, Schedule(optimizer, cfg, steps), torch.Generator().manual_seed(cfg.seed))
-    return Prepared(cfg, ds, device, to_dev(train_split), to_dev(val_split), to_dev(ds.test),
-                    normalizer(ds.mean, ds.std, device), state)
+    return Prepared(cfg, ds, device, to_dev(train_split), to_dev(val_split), to_dev(ds.test), norm, state)
+
+
+FIT_IMAGES = 5000
+
+
+def fit_to_data(model: torch.nn.Module, images: torch.Tensor, normalize, device) -> None:
+    """Layers with a `fit_to_data` method (a whitening conv, which takes the model's input) are set
+    from the first normalised training images before the first step. Deterministic, and cheap
+    (under a second); a resumed run then loads its saved weights over them."""
+    layers = [m for m in model.modules() if hasattr(m, "fit_to_data")]
+    if layers:
+        x = normalize(images[:FIT_IMAGES].to(device))
+        for layer in layers:
+            layer.fit_to_data(x)
 
 
 # ---- the store subscriber --------------------------------------------------------------------
@@ -222,7 +237,8 @@ def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:
 def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
     """Per-sample test predictions of the last and the best weights (the galleries read these)."""
     autocast = autocast_for(prep.device, prep.cfg.mixed_precision)
-    fast = {"autocast": autocast, "channels_last": uses_channels_last(prep.device, prep.cfg)}
+    fast = {"autocast": autocast, "channels_last": uses_channels_last(prep.device, prep.cfg),
+            "tta_flip": prep.cfg.tta_flip}
     model = prep.state.model
     results = {}
     last = evaluate(model, prep.test, prep.normalize, keep_outputs=True, **fast)
