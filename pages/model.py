@@ -88,11 +88,11 @@ def _layer_table(arch: str, dataset: str, shape: tuple, num_classes: int, batch:
 def _downloads(table, totals: dict, arch: str, dataset: str, batch: int) -> None:
     title = CUSTOM_TITLE if arch == "custom" else models.MODELS[arch].title
     stem = re.sub(r"[^A-Za-z0-9]+", "-", f"layers-{arch}-{dataset}-batch{batch}").strip("-")
-    left, right, _ = st.columns([1, 1, 3])
-    left.download_button("Layer table (CSV)", figs.table_csv(table), f"{stem}.csv", "text/csv",
+    row = st.container(horizontal=True)
+    row.download_button("Layer table (CSV)", figs.table_csv(table), f"{stem}.csv", "text/csv",
                          key="model_table_csv", icon=":material/download:",
                          help="One row per layer, for a spreadsheet")
-    right.download_button("Layer table (Markdown)", figs.table_markdown(
+    row.download_button("Layer table (Markdown)", figs.table_markdown(
         table, f"{title} on {_title(dataset)}, batch of {batch}", totals), f"{stem}.md", "text/markdown",
         key="model_table_md", icon=":material/download:", help="The table and its totals, for a lab report")
 
