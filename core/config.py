@@ -30,6 +30,25 @@ SCHEDULE_TITLES = {
     "plateau": "ReduceLROnPlateau",
 }
 
+# What each schedule does, in one line filled from the config (`schedule_explanation`); the Train
+# page shows it beside the LR preview. A schedule added to SCHEDULES needs its line here.
+SCHEDULE_EXPLANATIONS = {
+    "none": "the LR stays at {lr:g} for the whole run.",
+    "step": "the LR is multiplied by {gamma:g} after every {step_size} epoch(s), a staircase.",
+    "multistep": "the LR is multiplied by {gamma:g} after each milestone epoch ({milestones}), the tutorials' "
+                 "staircase.",
+    "exponential": "the LR is multiplied by {gamma:g} after every epoch, a staircase shrinking geometrically.",
+    "cosine": "the LR glides from {lr:g} down to {min_lr:g} along half a cosine, a little after every batch.",
+    "onecycle": "the LR climbs from {lr:g}/25 to {lr:g} over the first 30% of the batches, then falls along a "
+                "cosine to 1/10,000 of where it started (and momentum moves the other way).",
+    "plateau": "the LR is multiplied by {gamma:g} whenever the validation loss has not improved for more than "
+               "{patience} epoch(s) in a row, so it depends on the validation loss: only training can tell "
+               "when it drops.",
+}
+# Schedules whose LR changes only between epochs (after any warm-up): charts draw them as steps.
+# core/optim.Schedule is what makes them so.
+STEPWISE_SCHEDULES = ("step", "multistep", "exponential", "plateau")
+
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 65536
 MAX_SEED = 2**32 - 1  # numpy's seed range; torch takes more, but a seed must work everywhere
@@ -545,3 +564,12 @@ def _schedule_problems(cfg: RunConfig, ok) -> list[str]:
     elif cfg.warmup_epochs and cfg.schedule == "onecycle":
         p.append("OneCycle has its own warm-up; set warm-up epochs to 0")
     return p
+
+
+def schedule_explanation(cfg: RunConfig) -> str:
+    """One line saying what the config's LR schedule does with its own numbers."""
+    values = {**cfg.to_dict(), "milestones": ", ".join(map(str, cfg.milestones)) or "none set"}
+    text = f"{SCHEDULE_TITLES[cfg.schedule]}: " + SCHEDULE_EXPLANATIONS[cfg.schedule].format(**values)
+    if cfg.warmup_epochs and cfg.schedule != "onecycle":
+        text += f" First it warms up linearly from near 0 over {cfg.warmup_epochs:g} epoch(s)."
+    return text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import torch
 from torch.optim import lr_scheduler
 
@@ -125,14 +126,40 @@ class Schedule:
             self.per_epoch.load_state_dict(state["per_epoch"])
 
 
-def lr_preview(cfg: RunConfig, steps_per_epoch: int) -> list[float]:
-    """The LR used at every training step, without training (ReduceLROnPlateau shown flat)."""
+def lr_preview(cfg: RunConfig, steps_per_epoch: int, *, stalled: bool = False) -> list[float]:
+    """The LR used at every training step, without training.
+
+    ReduceLROnPlateau depends on the validation loss, so the preview can only give its bounds:
+    flat while the loss keeps improving (the default), and with `stalled` its fastest decay, when
+    the loss never improves after the first epoch. Other schedules ignore `stalled`.
+    """
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = build_optimizer([param], cfg)
     schedule = Schedule(optimizer, cfg, steps_per_epoch)
+    spe = max(1, steps_per_epoch)
     lrs = []
-    for _ in range(cfg.epochs * max(1, steps_per_epoch)):
-        lrs.append(schedule.lr)
-        optimizer.step()
-        schedule.after_batch()
+    for _ in range(cfg.epochs):
+        for _ in range(spe):
+            lrs.append(schedule.lr)
+            optimizer.step()
+            schedule.after_batch()
+        if stalled:
+            schedule.after_epoch(1.0)
     return lrs
+
+
+def lr_table(lrs: list[float], steps_per_epoch: int, stalled: list[float] | None = None) -> pd.DataFrame:
+    """The LR of each epoch, from `lr_preview`'s steps: one column where it is constant through
+    every epoch, else its first and last batch's. `stalled` (ReduceLROnPlateau's fastest decay)
+    adds the LR each epoch starts with if the validation loss never improves."""
+    spe = max(1, steps_per_epoch)
+    first, last = lrs[::spe], lrs[spe - 1::spe]
+    table = pd.DataFrame({"epoch": range(1, len(first) + 1)})
+    if first == last:
+        table["LR"] = first
+    else:
+        table["LR at first batch"], table["LR at last batch"] = first, last
+    if stalled is not None:
+        table = table.rename(columns=lambda c: c if c == "epoch" else f"{c} (val loss improving)")
+        table["LR if val loss never improves"] = stalled[::spe]
+    return table
