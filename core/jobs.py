@@ -157,6 +157,14 @@ class JobRunner:
         self._enqueue(Job(run_id, cfg.name or run_id))
         return run_id
 
+    def submit_created(self, run_ids) -> None:
+        """Queue runs this process's store has already created as "queued" (a sweep's runs: the
+        sweep creates and tags them, then hands them to a backend — this queue or Ray)."""
+        for run_id in run_ids:
+            if self.store.record(run_id).state != "queued":
+                raise RunError(f"run {run_id} is not waiting to start; only newly created runs can be queued here")
+            self._enqueue(Job(run_id, self.store.record(run_id).name))
+
     def submit_resume(self, run_id: str) -> None:
         with self.lock:
             if self.is_active(run_id):
