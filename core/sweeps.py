@@ -440,16 +440,16 @@ def finished(frame):
     return done.reset_index(drop=True)
 
 
-def importance(frame, fields_: list[str], metric: str = METRIC) -> dict:
-    """How much each varied field explains the metric: permutation importance (scikit-learn) of a
-    random forest fitted to the finished runs; one value per field, the mean drop in R² when that
-    field's values are shuffled. Categories are coded as integers (trees split them either way).
-    {} when fewer than MIN_FOR_IMPORTANCE runs have finished."""
+def importance(done, fields_: list[str], metric: str = METRIC) -> dict:
+    """How much each varied field explains the metric over finished runs (`finished(table)`):
+    permutation importance (scikit-learn) of a random forest fitted to them; one value per field,
+    the mean drop in R² when that field's values are shuffled (0 when shuffling does not hurt).
+    Categories are coded as integers (trees split them either way). {} when fewer than
+    MIN_FOR_IMPORTANCE runs have finished."""
     import numpy as np
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
 
-    done = finished(frame)
     if len(done) < MIN_FOR_IMPORTANCE or not fields_:
         return {}
     x = np.column_stack([_codes(done[f]) for f in fields_])
