@@ -456,8 +456,8 @@ def importance(done, fields_: list[str], metric: str = METRIC) -> dict:
     y = done[metric].to_numpy(dtype=float)
     if np.ptp(y) == 0:
         return {f: 0.0 for f in fields_}
-    model = RandomForestRegressor(n_estimators=200, min_samples_leaf=1, random_state=0).fit(x, y)
-    result = permutation_importance(model, x, y, n_repeats=20, random_state=0)
+    model = RandomForestRegressor(n_estimators=100, random_state=0).fit(x, y)
+    result = permutation_importance(model, x, y, n_repeats=10, random_state=0)
     return {f: max(float(v), 0.0) for f, v in zip(fields_, result.importances_mean)}
 
 
