@@ -75,6 +75,20 @@ def runs_table():
 
 runs_table()
 
+
+def _stop_sweep() -> None:
+    """Take the sweep's waiting runs off the queue and stop the one training (local backend)."""
+    runner = state.runner()
+    removed = sum(runner.cancel(run_id) for run_id in sweep.run_ids)
+    live_run = runner.snapshot()["live"]
+    stopped = live_run is not None and live_run.run_id in sweep.run_ids and runner.stop()
+    state.flash("info", f"Removed {removed} waiting run(s) from the queue" + (" and stopped the one training" if stopped
+                else "") + "; finished runs are kept, and stopped ones can be resumed from the Runs page.")
+
+
+if _active(first) and sweep.backend == "local" and state.runner_exists():
+    st.button("Stop the sweep", icon=":material/stop:", key="sweep_stop", on_click=_stop_sweep)
+
 finished = sweeps.finished(first)
 if finished.empty:
     st.info("The plot, importances and best configuration appear as runs finish.")

@@ -6,6 +6,8 @@ core.sweeps with RunConfig's field metadata, exactly as `python -m core sweep --
 """
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from core import data, models, sweeps
@@ -126,7 +128,8 @@ def start() -> None:
         spec = spec_from_widgets(cfg)
         backend = st.session_state.get(BACKEND, "local")
         sweep = sweeps.start(state.store(), spec, backend=backend,
-                             runner=state.runner() if backend == "local" else None)
+                             runner=state.runner() if backend == "local" else None,
+                             address=os.environ.get("CNN_STUDIO_RAY_ADDRESS"))
     except ConfigError as exc:
         state.flash("error", "Fix these before starting the sweep:\n" + "\n".join(f"- {p}" for p in exc.problems))
         return
