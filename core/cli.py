@@ -394,6 +394,16 @@ def add_sweep_parser(add) -> None:
 
 
 def cmd_sweep(args, store) -> int:
+    from core import sweeps
+
+    try:
+        return _sweep(args, store)
+    except sweeps.SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _sweep(args, store) -> int:
     import os
 
     from core import sweeps
@@ -407,11 +417,7 @@ def cmd_sweep(args, store) -> int:
                             early_stopping=args.early_stopping, grace_epochs=max(args.grace_epochs, 1),
                             name=base.name)  # --name names the sweep; its runs are "NAME · lr=…"
     configs = spec.configs()
-    try:
-        ray = sweeps.ray_backend() if args.backend == "ray" else None
-    except sweeps.SweepError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    ray = sweeps.ray_backend() if args.backend == "ray" else None
     _, words = sweeps.estimate(store, configs)
     varied = ", ".join(f"{a.field}={a.text()}" for a in axes) + (f", {args.seeds} seeds" if args.seeds > 1 else "")
     print(f"Sweep of {len(configs)} runs ({varied.strip(', ')}) on the {args.backend} backend.")
@@ -466,7 +472,8 @@ def _print_finished(store, sweep, printed: set) -> None:
         if run_id in printed or rec.state in ("queued", "running"):
             continue
         printed.add(run_id)
-        best = f" — best validation accuracy {rec.status.best_val_acc:.2%}" if rec.status.best_val_acc is not None else ""
+        acc = rec.status.best_val_acc if rec.status else None
+        best = f" — best validation accuracy {acc:.2%}" if acc is not None else ""
         why = f" ({rec.message})" if rec.state != "completed" and rec.message else ""
         print(f"[{len(printed)}/{len(sweep.run_ids)}] {rec.name}: {rec.state}{best}{why}")
 

@@ -349,17 +349,26 @@ def start(store, spec: SweepSpec, *, backend: str = "local", runner=None, addres
         _abandon(store, sweep, f"the sweep could not create all its runs: {exc}")
         raise SweepError(f"the sweep could not create its runs: {exc}") from None
     save(store, sweep)
-    if ray is not None:
-        ray.submit_runs(store, list(sweep.run_ids), address=address)
-    else:
-        runner.submit_created(sweep.run_ids)
+    try:
+        if ray is not None:
+            ray.submit_runs(store, list(sweep.run_ids), address=address)
+        else:
+            runner.submit_created(sweep.run_ids)
+    except Exception as exc:  # noqa: BLE001 - e.g. a Ray cluster that cannot be reached
+        _abandon(store, sweep, f"the {backend} backend did not take the sweep's runs: {exc}")
+        raise SweepError(f"the {backend} backend did not take the sweep's runs: {exc} — its runs are marked "
+                         "stopped; fix the cause and start the sweep again") from None
     return sweep
 
 
 def _abandon(store, sweep: Sweep, message: str) -> None:
+    from core.runs import RunError
+
     for run_id in sweep.run_ids:
         try:
             store.transition(run_id, "stopped", message)
+        except (RunError, OSError):
+            pass  # already taken by a backend, or the disk is full: its lease tells readers the truth
         finally:
             store.release(run_id)
     save(store, sweep)

@@ -15,7 +15,8 @@ class _Later:
 
 def _finished_sweep(store):
     """A sweep of four runs over lr and optimizer whose results are planted, as a finished one has."""
-    spec = sweeps.SweepSpec(cfg(epochs=2), (sweeps.parse_axis("lr", "0.01,0.05"), sweeps.parse_axis("optimizer", "sgd,adam")))
+    axes = (sweeps.parse_axis("lr", "0.01,0.05"), sweeps.parse_axis("optimizer", "sgd,adam"))
+    spec = sweeps.SweepSpec(cfg(epochs=2), axes)
     sweep = sweeps.start(store, spec, runner=_Later())
     for i, run_id in enumerate(sweep.run_ids):
         acc = 0.5 + 0.1 * i
@@ -66,5 +67,6 @@ def test_the_train_forms_sweep_option_starts_one_run_per_value(app):
     for run_id in sweep.run_ids:  # the runs themselves are the local backend's (tested elsewhere)
         runner.cancel(run_id)
     assert sweep.fields == ["lr", "seed"] and len(sweep.run_ids) == 4
-    assert sorted((r.config.lr, r.config.seed) for r in state.store().list()) == [(0.01, 0), (0.01, 1), (0.02, 0), (0.02, 1)]
+    made = sorted((r.config.lr, r.config.seed) for r in state.store().list())
+    assert made == [(0.01, 0), (0.01, 1), (0.02, 0), (0.02, 1)]
     assert any(sweep.sweep_id in s.value for s in app.success)

@@ -98,7 +98,8 @@ def test_a_four_run_sweep_completes_locally_with_its_runs_tagged(store, capsys, 
     assert {r.run_id for r in runs} == set(sweep.run_ids)
     assert all(r.state == "completed" and r.status.sweep == sweep.sweep_id for r in runs)
     frame = sweeps.table(store, sweep)
-    assert sorted(zip(frame["lr"], frame["optimizer"])) == [(0.01, "adam"), (0.01, "sgd"), (0.05, "adam"), (0.05, "sgd")]
+    assert sorted(zip(frame["lr"], frame["optimizer"])) == [(0.01, "adam"), (0.01, "sgd"),
+                                                            (0.05, "adam"), (0.05, "sgd")]
     # now that runs of this model were measured, the next sweep says how long it will take
     seconds, words = sweeps.estimate(store, spec("lr=0.01,0.05").configs())
     assert seconds is not None and "s/epoch" in words
