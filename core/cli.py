@@ -426,32 +426,40 @@ def _sweep(args, store) -> int:
         print(f"Early stopping: median rule from epoch {spec.grace_epochs}.")
     if not args.yes and not _confirmed(f"Start {len(configs)} runs?", "starting a sweep", "Nothing started."):
         return 2
-    if ray is not None:
-        sweep = sweeps.start(store, spec, backend="ray", configs=configs, preset=args.preset,
-                             address=args.ray_address or os.environ.get("CNN_STUDIO_RAY_ADDRESS"))
-        print(f"sweep {sweep.sweep_id}: {len(sweep.run_ids)} runs handed to Ray; follow them on the Sweeps page "
-              "or with `python -m core runs`")
-        return 0
-    return _sweep_locally(store, spec, configs, args)
-
-
-def _sweep_locally(store, spec, configs, args) -> int:
-    from core import sweeps
     from core.jobs import JobRunner
 
-    runner = JobRunner(store, data_dir=args.data_dir)
-    sweep = sweeps.start(store, spec, backend="local", runner=runner, configs=configs, preset=args.preset)
+    runner = None if ray is not None else JobRunner(store, data_dir=args.data_dir)
+    sweep = sweeps.start(store, spec, backend=args.backend, runner=runner, configs=configs, preset=args.preset,
+                         address=args.ray_address or os.environ.get("CNN_STUDIO_RAY_ADDRESS"), data_dir=args.data_dir)
     print(f"sweep {sweep.sweep_id}: {len(sweep.run_ids)} runs queued; Ctrl+C stops it (finished runs are kept)")
-    stop, printed = threading.Event(), set()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        while not runner.wait_idle(timeout=0.5) and not stop.is_set():
-            _print_finished(store, sweep, printed)
-        if stop.is_set():
+    if runner is not None:
+        done = lambda: runner.wait_idle(timeout=0.5)  # noqa: E731
+
+        def stop_all():
             for run_id in sweep.run_ids:
                 runner.cancel(run_id)
             runner.stop()
             runner.wait_idle(timeout=120)
+    else:  # the Ray backend's handle on the submitted tasks (core.ray_backend.RayBatch)
+        done = lambda: sweep.handle.wait(timeout=0.5)  # noqa: E731
+
+        def stop_all():
+            sweep.handle.stop()
+            sweep.handle.wait(timeout=120)
+    return _follow(store, sweep, done, stop_all)
+
+
+def _follow(store, sweep, done, stop_all) -> int:
+    """Print each run as it ends until all have; Ctrl+C stops the rest. The exit status says how it went."""
+    from core import sweeps
+
+    stop, printed = threading.Event(), set()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        while not done() and not stop.is_set():
+            _print_finished(store, sweep, printed)
+        if stop.is_set():
+            stop_all()
     finally:
         signal.signal(signal.SIGINT, previous)
     _print_finished(store, sweep, printed)

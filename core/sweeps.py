@@ -323,11 +323,13 @@ def ray_backend():
 
 
 def start(store, spec: SweepSpec, *, backend: str = "local", runner=None, address: str | None = None,
-          preset: str | None = None, configs: list | None = None) -> Sweep:
+          data_dir=None, preset: str | None = None, configs: list | None = None) -> Sweep:
     """Create the sweep's runs (queued, tagged) and hand them to the backend.
 
-    `runner` is the local backend (core.jobs.JobRunner on this store). If some runs cannot be
-    created, those already made are marked stopped with the reason, and SweepError says why.
+    `runner` is the local backend (core.jobs.JobRunner on this store); Ray gets `address` and
+    `data_dir`, and what it returns (its handle on the tasks) is kept as `sweep.handle`. If some
+    runs cannot be created or the backend refuses them, they are marked stopped with the reason,
+    and SweepError says why.
     """
     if backend not in BACKENDS:
         raise SweepError(f"unknown backend {backend!r} — choose one of: {', '.join(BACKENDS)}")
@@ -351,9 +353,9 @@ def start(store, spec: SweepSpec, *, backend: str = "local", runner=None, addres
     save(store, sweep)
     try:
         if ray is not None:
-            ray.submit_runs(store, list(sweep.run_ids), address=address)
+            sweep.handle = ray.submit_runs(store, list(sweep.run_ids), address=address, data_dir=data_dir)
         else:
-            runner.submit_created(sweep.run_ids)
+            sweep.handle = runner.submit_created(sweep.run_ids)
     except Exception as exc:  # noqa: BLE001 - e.g. a Ray cluster that cannot be reached
         _abandon(store, sweep, f"the {backend} backend did not take the sweep's runs: {exc}")
         raise SweepError(f"the {backend} backend did not take the sweep's runs: {exc} — its runs are marked "

@@ -182,3 +182,21 @@ def test_ray_backend_missing_says_how_to_install(store, monkeypatch):
     with pytest.raises(sweeps.SweepError, match="pip install -r requirements-ray.txt"):
         sweeps.start(store, spec("lr=0.01,0.1"), backend="ray")
     assert store.list() == []  # nothing was created
+
+
+def test_the_ray_backend_gets_the_sweeps_tagged_queued_runs_and_the_address(store, monkeypatch, capsys):
+    got = {}
+
+    class FakeRay:  # the seam core.ray_backend provides: submit_runs(store, run_ids, address=, data_dir=)
+        def submit_runs(self, store_, run_ids, *, address=None, data_dir=None):
+            got.update(run_ids=run_ids, address=address, states={store_.record(r).state for r in run_ids})
+            return type("Batch", (), {"wait": lambda self, timeout=None: True, "stop": lambda self: None})()
+
+    monkeypatch.setattr(sweeps, "ray_backend", lambda: FakeRay())
+    monkeypatch.setattr(cli, "config_from_args", lambda args: _with_flags(args))
+    monkeypatch.setenv("CNN_STUDIO_RAY_ADDRESS", "127.0.0.1:6379")
+    cli.main(["--checkpoints", str(store.root), "sweep", *TINY_FLAGS, "--grid", "lr=0.01,0.05", "--backend", "ray",
+              "--yes"])
+    (sweep,), _ = sweeps.list_sweeps(store)
+    assert got == {"run_ids": sweep.run_ids, "address": "127.0.0.1:6379", "states": {"queued"}}
+    assert sweep.backend == "ray" and all(store.read_status(r).sweep == sweep.sweep_id for r in sweep.run_ids)
