@@ -170,6 +170,11 @@ class RunConfig:
                       hint="0 = auto", min=0, max=256, group="device")
     mixed_precision: bool = _f(True, "On CUDA, use autocast (bf16/fp16) and the channels_last layout.",
                                label="Mixed precision on CUDA", group="device")
+    # --- what is recorded besides the run store's own files ----------------------------------
+    tensorboard: bool = _f(False, "Also write TensorBoard event files (curves, and the hyperparameters in "
+                           "the HParams view) into the run folder; view them with `tensorboard --logdir "
+                           "checkpoints`. Needs `pip install -r requirements-tensorboard.txt`.",
+                           label="TensorBoard log", group="run")
 
     def __post_init__(self):
         # Whole numbers given to float fields (a preset's `aug_rotate=10`) become floats: the form's
@@ -535,6 +540,10 @@ def validation_problems(cfg: RunConfig, *, image_shape: tuple | None = None) -> 
     if ok("nesterov", "optimizer", "momentum") and cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum == 0):
         p.append("Nesterov momentum needs optimizer sgd with momentum > 0")
     p += _schedule_problems(cfg, ok)
+    if ok("tensorboard") and cfg.tensorboard:
+        from core import tensorboard_log
+
+        p += [tensorboard_log.missing()] if tensorboard_log.missing() else []
     if ok("arch", "custom_layers") and cfg.arch == "custom" and not cfg.custom_layers:
         p.append("arch custom needs a layer stack (custom_layers); build one on the Model page")
     if image_shape is not None and not p:

@@ -30,7 +30,8 @@ class TrainingDiverged(RuntimeError):
 
 
 class StopTraining(Exception):
-    """Raised inside the loop when the stop event is set; caught by `fit`."""
+    """Raised inside the loop when the stop event is set, or by a callback's `on_epoch_end` that
+    ends the run early (its message says why, e.g. the sweep's median stopping rule); caught by `fit`."""
 
 
 # ---- events ----------------------------------------------------------------------------
@@ -284,8 +285,8 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
             state.history.append(event.row())
             for cb in callbacks:
                 cb.on_epoch_end(event, state)
-    except StopTraining:
-        status, message = "stopped", f"stopped by the user after {state.epoch} completed epoch(s)"
+    except StopTraining as exc:
+        status, message = "stopped", str(exc) or f"stopped by the user after {state.epoch} completed epoch(s)"
     except TrainingDiverged as exc:
         status, message = "failed", str(exc)
     result = FitResult(status, message, state.epoch, state.best_epoch, max(state.best_val_acc, 0.0))

@@ -22,6 +22,12 @@ MODEL = "model.json"
 METRICS = "metrics.csv"
 RESUME = "checkpoint_last.pt"
 WHICH = ("last", "best")
+# Opt-in TensorBoard event files are written straight into the run folder, so `tensorboard --logdir
+# checkpoints` names each run by its id (core/tensorboard_log.py writes them).
+TENSORBOARD_EVENTS = "events.out.tfevents.*"
+# Sweeps live beside the runs: SWEEPS/<sweep id>.json (core/sweeps.py). The leading "_" keeps the
+# folder out of run listings (a run id starts with a letter or digit).
+SWEEPS = "_sweeps"
 
 
 def weights(which: str) -> str:
@@ -146,6 +152,7 @@ class RunStatus:
     params: int | None = None
     device: str | None = None
     preset: str | None = None
+    sweep: str | None = None          # the sweep that made this run (core/sweeps.py)
     pid: int | None = None
     host: str | None = None
     pid_started: float | None = None
@@ -159,7 +166,7 @@ class RunStatus:
         if status not in STATUSES:
             raise RunFileError(f"{STATUS} has an unknown status {status!r} (expected one of {', '.join(STATUSES)})")
         ints = {"epochs", "epochs_done", "best_epoch", "params", "pid"}
-        texts = {"name", "message", "device", "preset", "host"}
+        texts = {"name", "message", "device", "preset", "sweep", "host"}
         values = {"status": status}
         for f in fields(cls):
             if f.name in ("status", "sizes") or f.name not in data:

@@ -183,8 +183,10 @@ class RunStore:
             lease.release()
 
     # -- create --
-    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None) -> str:
-        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder."""
+    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None,
+               sweep: str | None = None) -> str:
+        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder.
+        `sweep` tags the run with the sweep that made it (core/sweeps.py)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(cfg.dataset.replace(':', '-'))}-{_slug(cfg.arch)}"
         try:
@@ -205,7 +207,7 @@ class RunStore:
             atomic_write_text(self.file(run_id, files.CONFIG), cfg.to_json())
             name = clean_name(cfg.name) if cfg.name.strip() else run_id
             self.transition(run_id, status, name=name, message="", created_at=time.time(),
-                             epochs=cfg.epochs, epochs_done=0, preset=preset)
+                             epochs=cfg.epochs, epochs_done=0, preset=preset, sweep=sweep)
         except (OSError, RunError) as exc:
             self.release(run_id)
             shutil.rmtree(self.path(run_id), ignore_errors=True)

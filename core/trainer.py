@@ -192,7 +192,8 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
             store.write_metrics(run_id, prep.state.history)
         writer = StoreWriter(store, run_id, prep)
         result = fit(prep.state, prep.train, prep.val, cfg, prep.normalize,
-                     callbacks=[writer, *callbacks], stop_event=stop_event, device=prep.device)
+                     callbacks=[writer, *callbacks, *_subscribers(store, run_id, cfg, resume)],
+                     stop_event=stop_event, device=prep.device)
         if prep.state.epoch:
             _final_predictions(store, run_id, prep)
         result_fields = {"best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc}
@@ -203,6 +204,23 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
             raise  # KeyboardInterrupt / SystemExit: recorded, then passed on
     _end(store, run_id, result, result_fields)
     return result
+
+
+def _subscribers(store: RunStore, run_id: str, cfg: RunConfig, resume: bool) -> list:
+    """The opt-in subscribers: the TensorBoard writer, and a sweep's early-stopping rule (last, so
+    every other subscriber has seen the epoch it stops after; not on resume, which a person asks
+    for to train on)."""
+    from core import sweeps
+
+    sweep = sweeps.sweep_of(store, run_id)
+    out = []
+    if cfg.tensorboard:
+        from core.tensorboard_log import TensorBoardWriter
+
+        out.append(TensorBoardWriter(store.path(run_id), cfg, sweep.fields if sweep else ()))
+    if sweep is not None and sweep.early_stopping and not resume:
+        out.append(sweeps.MedianStopper(store, run_id, sweep))
+    return out
 
 
 def _end(store: RunStore, run_id: str, result: FitResult, result_fields: dict) -> None:

@@ -10,7 +10,7 @@ from core import data
 from core.config import STEPWISE_SCHEDULES, ConfigError, RunConfig, schedule_explanation
 from core.optim import lr_preview, lr_table
 from core.runs import RunError
-from ui import config_form, live, lr_finder_ui, presets_ui, state
+from ui import config_form, live, lr_finder_ui, presets_ui, state, sweep_form
 from ui.text import plain
 from ui.train_figures import lr_preview_figure
 
@@ -125,6 +125,12 @@ status = data.status(cfg.dataset) if cfg else None
 if status is not None and not status.ready:
     st.warning(f"Dataset {plain(cfg.dataset)} is not available here: {status.detail} {status.fix}")
     st.page_link(state.DATA, label="Get it on the Data page", icon=":material/dataset:")
-st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
-          key="train_submit", on_click=submit,
-          disabled=bool(problems) or (status is not None and not status.ready))
+blocked = bool(problems) or (status is not None and not status.ready)
+if sweep_form.render(cfg):
+    st.button("Start sweep", type="primary", icon=":material/tune:", key="sweep_submit",
+              on_click=sweep_form.start, disabled=blocked)
+    if state.get(state.SWEEP_SELECTED):
+        st.page_link(state.SWEEPS, label="Open the Sweeps page", icon=":material/tune:")
+else:
+    st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
+              key="train_submit", on_click=submit, disabled=blocked)
