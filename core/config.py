@@ -121,6 +121,9 @@ class RunConfig:
     )
     seed: int = _f(0, "Random seed (runs are reproducible on the CPU for a given seed).", label="Seed",
                    min=0, max=MAX_SEED, group="loop")
+    record_data_map: bool = _f(True, "Record each training image's confidence in its label every epoch, for the "
+                               "data map on the Evaluate page (read off the training pass itself: no extra "
+                               "pass, about 1% of training time).", label="Record data map", group="loop")
     # --- augmentation (applied per batch with tensor ops) -----------------------------------
     aug_translate: int = _f(0, "Random shift of up to this many whole pixels: a random crop of the padded "
                             "image, like RandomCrop(size, padding=N) (0 = off).", label="Random shift",
