@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     issues = add("label-issues", help="test images whose label is probably wrong (cleanlab), most suspicious first",
                  description="One line per image: its index, the given label, the suggested label and the score "
                              "(cleanlab's self-confidence: the probability the model gives the given label; lower "
-                             "is more suspicious). A summary goes to standard error. Exit status: 0 done, "
-                             "1 the finder cannot run on this run, 2 unknown or damaged run.")
+                             "is more suspicious), and * when cleanlab's confident learning flags it. A summary goes "
+                             "to standard error. Exit status: 0 done, 1 the finder cannot run on this run, 2 unknown "
+                             "or damaged run.")
     issues.add_argument("run_id")
     issues.add_argument("--top", type=int, help="print only the N most suspicious images")
     issues.add_argument("--which", default="best", choices=("best", "last"), help="which weights' predictions "
@@ -324,9 +325,11 @@ def cmd_label_issues(args, store) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     shown = min(len(table), args.top or len(table))
-    print(f"{len(table)} probable label issue(s) in the {label_issues.SPLIT_TITLES[args.split]} of run "
-          f"{args.run_id} ({args.which} weights; cleanlab find_label_issues, ranked by self-confidence); "
-          f"showing {shown}. Columns: index, given label, suggested label, score.", file=sys.stderr)
+    print(f"{len(table)} image(s) of the {label_issues.SPLIT_TITLES[args.split]} of run {args.run_id} whose given "
+          f"label the {args.which} weights dispute, {int(table['flagged'].sum())} of them flagged by cleanlab's "
+          f"confident learning (find_label_issues; marked *); ranked by cleanlab's label quality score "
+          f"(self-confidence). Showing {shown}. Columns: index, given label, suggested label, score.",
+          file=sys.stderr)
     for line in label_issues.lines(table, classes, args.top):
         print(line)
     return 0

@@ -6,10 +6,14 @@ its predictions on that share (both saved at the end of training, see core/train
 
     find(labels, probs)   -> a table of issues, most suspicious first
 
-`cleanlab.filter.find_label_issues` decides which images are issues (the confident joint, pruned
-by noise rate); they are ranked by `cleanlab.rank.get_label_quality_scores(method=
-"self_confidence")`, the probability the model gives the given label: the lower, the more
-suspicious. The suggested label is the model's most likely class.
+Which images: those `cleanlab.filter.find_label_issues` flags (confident learning: the confident
+joint, pruned by noise rate; `flagged` True), and every other image whose given label is not the
+model's prediction. Confident learning alone often flags nothing on a very accurate model whose
+probabilities label smoothing has compressed (fast_mnist on MNIST: 0 of 10,000), while the
+images it would have to judge are still worth a look. All are ranked by
+`cleanlab.rank.get_label_quality_scores(method="self_confidence")`, the probability the model
+gives the given label: the lower, the more suspicious. The suggested label is the model's most
+likely class.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from core import run_files as files
 from core.runs import RunError, RunStore
 
 METHOD = "self_confidence"
-COLUMNS = ("index", "given", "suggested", "score")
+COLUMNS = ("index", "given", "suggested", "score", "flagged")
 SPLIT_TITLES = {"test": "test set", "val": "validation share"}
 
 
@@ -46,13 +50,15 @@ def find(labels, probs) -> pd.DataFrame:
     probs = probs / probs.sum(1, keepdims=True)  # float32 softmax rows sum to 1 only within ~1e-6
     try:
         # n_jobs=1: cleanlab's default forks worker processes, which a web server thread must not do
-        issues = find_label_issues(labels, probs, return_indices_ranked_by=METHOD, n_jobs=1)
+        flagged = np.asarray(find_label_issues(labels, probs, n_jobs=1), dtype=bool)
         scores = get_label_quality_scores(labels, probs, method=METHOD)
     except (ValueError, AssertionError) as exc:
         raise LabelIssueError(f"cleanlab could not rank these labels: {exc}") from None
-    issues = np.asarray(issues, dtype=np.int64)
-    return pd.DataFrame({"index": issues, "given": labels[issues], "suggested": probs[issues].argmax(1),
-                         "score": scores[issues]}, columns=list(COLUMNS))
+    suggested = probs.argmax(1)
+    rows = np.flatnonzero(flagged | (suggested != labels))
+    rows = rows[np.argsort(scores[rows], kind="stable")]
+    return pd.DataFrame({"index": rows, "given": labels[rows], "suggested": suggested[rows], "score": scores[rows],
+                         "flagged": flagged[rows]}, columns=list(COLUMNS))
 
 
 def for_run(store: RunStore, run_id: str, which: str = "best", split: str = "test") -> pd.DataFrame:
@@ -74,9 +80,10 @@ def for_run(store: RunStore, run_id: str, which: str = "best", split: str = "tes
 
 
 def lines(table: pd.DataFrame, classes, top: int | None = None) -> list[str]:
-    """The CLI's rows: index, given label, suggested label, score — aligned, one image per line."""
+    """The CLI's rows: index, given label, suggested label, score — aligned, one image per line —
+    and a final `*` when confident learning flagged the image."""
     rows = table.head(top) if top else table
     names = [str(c) for c in classes]
     width = max((len(n) for n in names), default=1)
-    return [f"{int(r.index):>6}  {names[int(r.given)]:>{width}}  {names[int(r.suggested)]:>{width}}  {r.score:.6f}"
+    return [f"{int(r.index):>6}  {names[int(r.given)]:>{width}}  {names[int(r.suggested)]:>{width}}  {r.score:.6f}{'  *' if r.flagged else ''}"
             for r in rows.itertuples(index=False)]

@@ -56,25 +56,30 @@ def label_issues_tab(rec, which: str, meta: dict, test_images, preds: dict, deta
         val = runpicker.load_predictions(rec, which, split="val")
         images, labels, probs, positions = runpicker.load_train_images(rec), val["labels"], val["probs"], val["index"]
     where = label_issues.SPLIT_TITLES[split]
-    st.markdown(f"**{len(table):,}** of {len(labels):,} images in the {where} probably carry a wrong label.")
+    flagged = int(table["flagged"].sum())
+    st.markdown(f"**{len(table):,}** of {len(labels):,} images in the {where} have a given label the model disputes; "
+                f"cleanlab's confident learning flags **{flagged:,}** of them as probably mislabeled (⚑).")
     st.caption(
-        f"Found by cleanlab's `find_label_issues` (confident learning) on out-of-sample probabilities: the {which} "
-        f"weights' predictions on the {where}, which the model never trained on. Ranked by self-confidence — the "
-        "probability the model gives the given label (“score”, lower = more suspicious); the suggested label is the "
-        "model's most likely class. Some are truly mislabeled, others just badly written or ambiguous: look at them. "
-        f"From a terminal: `python -m core label-issues {rec.run_id} --top 20`.")
+        f"Out-of-sample probabilities — the {which} weights' predictions on the {where}, which the model never "
+        "trained on — checked by cleanlab: `find_label_issues` (confident learning) flags the images whose label is "
+        "confidently contradicted; with a very accurate model, or label smoothing, it may flag none. All are ranked by "
+        "`get_label_quality_scores` (self-confidence: the probability the model gives the given label, “score”, lower "
+        "= more suspicious); the suggested label is the model's most likely class. Some are truly mislabeled, others "
+        "badly written or ambiguous: look at them. From a terminal: "
+        f"`python -m core label-issues {rec.run_id} --top 20`.")
     if table.empty:
-        st.success("cleanlab found no image whose label looks wrong.")
+        st.success("The model agrees with every given label, and cleanlab flags none.")
         return
     names = [str(c) for c in classes]
     order = table["index"].to_numpy()
     score = dict(zip(order, table["score"]))
+    mark = dict(zip(order, np.where(table["flagged"], " ⚑", "")))
     suggested = dict(zip(order, table["suggested"]))
     kind = "test image" if split == "test" else "training image"
 
     def caption(i: int) -> str:
         return (f"given **{names[int(labels[_row(positions, i)])]}** → :orange[**{names[suggested[i]]}**] · "
-                f"score {score[i]:.3f}")
+                f"score {score[i]:.3f}{mark[i]}")
 
     left, right = st.columns([3, 2])
     with left:
