@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from core.datamap import AMBIGUOUS, AMBIGUOUS_VARIABILITY, EASY, EASY_CONFIDENCE, HARD
 from ui.evaluation import CORRECT_COLOR, WRONG_COLOR
 
-LEVELS = 5  # correctness drawn in LEVELS + 1 colours: right in 0%, 20%, ... 100% of the epochs
-_COLORS = ("#b2182b", "#ef8a62", "#fddbc7", "#d1e5f0", "#67a9cf", "#2166ac")
+LEVELS = 5  # over 5 epochs, correctness is drawn in LEVELS + 1 colours: right in ~0%, 20%, ... 100%
+# never right (red) through half (orange: visible on white, unlike a diverging scale's pale middle)
+# to always right (blue)
+_SCALE = [[0.0, "rgb(178, 24, 43)"], [0.5, "rgb(240, 160, 40)"], [1.0, "rgb(33, 102, 172)"]]
 REGION_TEXT = {
     EASY: "easy-to-learn", AMBIGUOUS: "ambiguous", HARD: "hard-to-learn",
 }
@@ -21,16 +24,20 @@ def data_map_figure(table: pd.DataFrame, class_names, *, height: int = 560) -> g
     selection names the images; the region boundaries are drawn as dashed lines."""
     names = np.asarray([str(c) for c in class_names], dtype=object)
     shown = table[table["epochs"] > 0]
-    level = np.rint(shown["correctness"].to_numpy() * LEVELS).astype(int)
+    epochs = int(shown["epochs"].max()) if len(shown) else 0
+    steps = epochs if 0 < epochs <= LEVELS else LEVELS  # few epochs: one colour per "right k of E"
+    level = np.rint(shown["correctness"].to_numpy() * steps).astype(int)
     fig = go.Figure()
-    for k in range(LEVELS + 1):
+    for k in range(steps + 1):
         part = shown[level == k]
         if part.empty:
             continue
         rows = part.index.to_numpy()
+        name = f"right {k} of {epochs} epochs" if steps == epochs else f"right ~{k / steps:.0%} of epochs"
+        color = sample_colorscale(_SCALE, [k / steps])[0]
         fig.add_trace(go.Scattergl(
             x=part["variability"].to_numpy(np.float32), y=part["confidence"].to_numpy(np.float32), mode="markers",
-            name=f"right {k * 100 // LEVELS}% of epochs", marker=dict(size=4, color=_COLORS[k], opacity=0.7),
+            name=name, marker=dict(size=4, color=color, opacity=0.7),
             customdata=np.stack([rows, part["index"].to_numpy()], axis=1),
             text=names[part["label"].to_numpy()],
             hovertemplate=("training image #%{customdata[1]} · label <b>%{text}</b><br>confidence %{y:.2f}, "
