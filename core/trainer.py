@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from core import checkpoints, data, models
-from core.datamap import DataMapRecorder
 from core.augment import normalizer
 from core.config import ConfigError, RunConfig
+from core.datamap import DataMapRecorder
 from core.engine import (Batches, Callback, FitResult, TrainState, autocast_for, batches_per_epoch, evaluate,
                          fit, uses_channels_last)
 from core.optim import Schedule, build_optimizer
