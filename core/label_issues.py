@@ -66,7 +66,7 @@ def for_run(store: RunStore, run_id: str, which: str = "best", split: str = "tes
     validation share the image's position in the dataset's training split."""
     try:
         preds = checkpoints.load_predictions(store, run_id, which, split)
-    except RunError as exc:
+    except RunError:
         if split == "val" and not store.file(run_id, files.predictions(which, split)).exists():
             raise RunError(f"run {run_id} has no saved validation predictions: it holds no validation share, or "
                            "it was trained before CNN Studio saved them") from None
@@ -85,5 +85,5 @@ def lines(table: pd.DataFrame, classes, top: int | None = None) -> list[str]:
     rows = table.head(top) if top else table
     names = [str(c) for c in classes]
     width = max((len(n) for n in names), default=1)
-    return [f"{int(r.index):>6}  {names[int(r.given)]:>{width}}  {names[int(r.suggested)]:>{width}}  {r.score:.6f}{'  *' if r.flagged else ''}"
-            for r in rows.itertuples(index=False)]
+    return [f"{int(r.index):>6}  {names[int(r.given)]:>{width}}  {names[int(r.suggested)]:>{width}}  "
+            f"{r.score:.6f}{'  *' if r.flagged else ''}" for r in rows.itertuples(index=False)]

@@ -20,7 +20,8 @@ TABS, CELL = "evaluate_tabs", "evaluate_cell"
 TAB_WRONG, TAB_RIGHT, TAB_CELL = "Misclassified", "Correct", "Confusion cell"
 TAB_ISSUES, TAB_MAP = "Label issues", "Data map (training)"
 GALLERIES_OF = "evaluate_galleries_of"  # (run id, weights) the galleries' widget state belongs to
-GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", f"{data_quality.ISSUES}_", f"{data_quality.MAP}_")
+GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", f"{data_quality.ISSUES}_",
+                f"{data_quality.MAP}_")
 ORDERS = {"highest loss first": ("loss", True), "most confident first": ("confidence", True),
           "least confident first": ("confidence", False)}
 

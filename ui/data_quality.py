@@ -94,8 +94,8 @@ def label_issues_tab(rec, which: str, meta: dict, test_images, preds: dict, deta
             st.markdown(f"**Training image #{chosen}** (validation share) — given **{names[int(labels[row])]}**, "
                         f"suggested **{names[suggested[chosen]]}**")
             st.image(to_pil(images[chosen], 4), width=160, output_format="PNG")
-            st.plotly_chart(evaluation.probability_figure(probs[row], classes, int(labels[row]), top=min(10, len(classes))),
-                            key=f"{ISSUES}_val_probs", config={"displayModeBar": False})
+            figure = evaluation.probability_figure(probs[row], classes, int(labels[row]), top=min(10, len(classes)))
+            st.plotly_chart(figure, key=f"{ISSUES}_val_probs", config={"displayModeBar": False})
 
 
 def _row(positions: np.ndarray, index: int) -> int:
@@ -188,7 +188,8 @@ def _region_gallery(rec, which: str, meta: dict, dm, table) -> None:
     def caption(i: int) -> str:
         r = by_index.loc[i]
         right = int(round(r["correctness"] * r["epochs"]))
-        return f"**{names[int(r['label'])]}** · {r['confidence']:.0%} ± {r['variability']:.0%} · {right}/{int(r['epochs'])}"
+        return (f"**{names[int(r['label'])]}** · {r['confidence']:.0%} ± {r['variability']:.0%} · "
+                f"{right}/{int(r['epochs'])}")
 
     left, right = st.columns([3, 2])
     with left:
