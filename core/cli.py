@@ -82,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("dataset")
     add_import_parser(add)
     add_export_predict(add)
+    issues = add("label-issues", help="test images whose label is probably wrong (cleanlab), most suspicious first",
+                 description="One line per image: its index, the given label, the suggested label and the score "
+                             "(cleanlab's self-confidence: the probability the model gives the given label; lower "
+                             "is more suspicious), and * when cleanlab's confident learning flags it. A summary goes "
+                             "to standard error. Exit status: 0 done, 1 the finder cannot run on this run, 2 unknown "
+                             "or damaged run.")
+    issues.add_argument("run_id")
+    issues.add_argument("--top", type=int, help="print only the N most suspicious images")
+    issues.add_argument("--which", default="best", choices=("best", "last"), help="which weights' predictions "
+                        "(default: best)")
+    issues.add_argument("--split", default="test", choices=("test", "val"),
+                        help="test: the test set (default); val: the run's validation share (indices are "
+                             "positions in the dataset's training split)")
     return parser
 
 
@@ -300,6 +313,29 @@ def cmd_predict(args, store) -> int:
     return 1 if skipped else 0
 
 
+def cmd_label_issues(args, store) -> int:
+    from core import label_issues
+
+    if args.top is not None and args.top < 1:
+        print("error: --top must be at least 1", file=sys.stderr)
+        return 2
+    classes = store.read_model(args.run_id).classes
+    try:
+        table = label_issues.for_run(store, args.run_id, args.which, args.split)
+    except label_issues.LabelIssueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    shown = min(len(table), args.top or len(table))
+    print(f"{len(table)} image(s) of the {label_issues.SPLIT_TITLES[args.split]} of run {args.run_id} whose given "
+          f"label the {args.which} weights dispute, {int(table['flagged'].sum())} of them flagged by cleanlab's "
+          f"confident learning (find_label_issues; marked *); ranked by cleanlab's label quality score "
+          f"(self-confidence). Showing {shown}. Columns: index, given label, suggested label, score.",
+          file=sys.stderr)
+    for line in label_issues.lines(table, classes, args.top):
+        print(line)
+    return 0
+
+
 # ---- import ----------------------------------------------------------------------------------
 
 def add_import_parser(add) -> None:
@@ -488,4 +524,4 @@ def _print_finished(store, sweep, printed: set) -> None:
 
 COMMANDS = {"sweep": cmd_sweep, "train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
             "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download,
-            "import": cmd_import, "export": cmd_export, "predict": cmd_predict}
+            "import": cmd_import, "export": cmd_export, "predict": cmd_predict, "label-issues": cmd_label_issues}

@@ -145,6 +145,9 @@ class RunConfig:
                         "photos, not digits). Accuracy and the saved predictions use it; the Playground, "
                         "predict and exported models see each image once.", label="Mirror at test time",
                         group="loop")
+    record_data_map: bool = _f(True, "Record each training image's confidence in its label every epoch, for the "
+                               "data map on the Evaluate page (read off the training pass itself: no extra "
+                               "pass, well under 1% of training time).", label="Record data map", group="loop")
     # --- augmentation (applied per batch with tensor ops) -----------------------------------
     aug_translate: int = _f(0, "Random shift of up to this many whole pixels: a random crop of the padded "
                             "image, like RandomCrop(size, padding=N) (0 = off).", label="Random shift",

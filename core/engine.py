@@ -47,6 +47,12 @@ class BatchEvent:
     running_acc: float
     lr: float
     images_per_sec: float
+    # The batch itself, for subscribers that record per-image results (core/datamap.py): positions
+    # in the training split, the outputs of the forward pass training just did (detached, on the
+    # device, in train mode and on the augmented images) and the given labels.
+    indices: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
 
 
 @dataclass
@@ -211,7 +217,7 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
         if callbacks:
             elapsed = time.perf_counter() - start
             event = BatchEvent(epoch, b + 1, batches, state.step, loss_value, loss_sum / seen,
-                               correct / seen, lr, seen / max(elapsed, 1e-9))
+                               correct / seen, lr, seen / max(elapsed, 1e-9), idx, out.detach(), y)
             for cb in callbacks:
                 cb.on_batch_end(event, state)
     seconds = time.perf_counter() - start
