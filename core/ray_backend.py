@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.run_files import ACTIVE
 from core.runs import RunError, RunStore
 
 ADDRESS_ENV = "CNN_STUDIO_RAY_ADDRESS"
@@ -73,6 +74,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
     ray = _ray()
     if ray.is_initialized():
         return address
+    _tracker.forget()  # tasks of an earlier Ray session in this process ended with it
     try:
         if address == LOCAL:
             ray.init(num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
@@ -151,6 +153,14 @@ class _Tracker:
         with self.lock:
             return self.runs.get((str(store.root), run_id))
 
+    def forget(self) -> None:
+        """End the watch of runs whose Ray session is gone; runs still here read as interrupted."""
+        with self.lock:
+            for t in self.runs.values():
+                if t.outcome is None:
+                    t.store.release(t.run_id)
+                    t.outcome = ("interrupted", "its Ray session ended before the run finished; resume it")
+
     def _loop(self) -> None:
         while True:
             try:
@@ -162,9 +172,9 @@ class _Tracker:
     def tick(self) -> None:
         with self.lock:
             pending = [t for t in self.runs.values() if t.outcome is None]
-        if not pending:
-            return
         ray = _ray()
+        if not pending or not ray.is_initialized():
+            return
         ready, _ = ray.wait([t.ref for t in pending], num_returns=len(pending), timeout=0)
         ready = set(ready)
         for t in pending:
@@ -254,7 +264,10 @@ def submit_runs(store: RunStore, run_ids, *, address: str | None = None, data_di
 
 def stop(store: RunStore, run_id: str) -> str:
     """Stop a run trained by another process or a Ray worker: "removed" when it had not started
-    (it is stopped now), "requested" when its trainer will stop after the current batch."""
+    (it is stopped now), "requested" when its trainer will stop after the current batch, "ended"
+    when it is no longer queued or running."""
+    if store.record(run_id).state not in ACTIVE:
+        return "ended"
     tracked = _tracker.get(store, run_id)
     with _tracker.lock:
         if tracked is not None and tracked.outcome is None and store.owns(run_id):
