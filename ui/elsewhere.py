@@ -52,6 +52,12 @@ def where(rec) -> str:
     return f"{kind} {s.pid} on {s.host}" + (f" · {s.device}" if s.device else "")
 
 
+def _stop(store, run_id: str) -> None:
+    outcome = ray_backend.stop(store, run_id)
+    st.toast({"removed": "Removed from the Ray queue.", "ended": "It had already ended."}.get(
+        outcome, "Stopping after the current batch…"))
+
+
 def _card(store, rec) -> None:
     from ui.train_figures import live_figure  # Plotly: only when something trains
 
@@ -61,12 +67,11 @@ def _card(store, rec) -> None:
         head.markdown(f"**{plain(rec.name)}** · {rec.state}  \n`{rec.run_id}` · {cfg.arch} on {cfg.dataset} · "
                       f"{cfg.optimizer} lr {cfg.lr:g} · {where(rec)}")
         stopping = store.stop_requested(rec.run_id)
-        if rec.state in ACTIVE and stop.button("Stopping…" if stopping else "Stop", key=f"elsewhere_stop_{rec.run_id}",
-                                               icon=":material/stop_circle:", disabled=stopping,
-                                               help="Ends within one batch wherever it trains; completed epochs "
-                                                    "and the last checkpoint are kept."):
-            outcome = ray_backend.stop(store, rec.run_id)
-            st.toast("Removed from the queue." if outcome == "removed" else "Stopping after the current batch…")
+        if rec.state in ACTIVE:
+            stop.button("Stopping…" if stopping else "Stop", key=f"elsewhere_stop_{rec.run_id}",
+                        icon=":material/stop_circle:", disabled=stopping, on_click=_stop, args=(store, rec.run_id),
+                        help="Ends within one batch wherever it trains; completed epochs and the last checkpoint "
+                             "are kept.")
         epochs = s.epochs or cfg.epochs
         text = f"{s.epochs_done}/{epochs} epochs"
         if s.message:
