@@ -80,6 +80,9 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0,
                                  name="train acc", line=dict(color="#1f3bbf")), 1, 2)
         fig.add_trace(go.Scatter(x=ep, y=[r["val_acc"] for r in epoch_rows], mode="lines+markers",
                                  name="val acc", line=dict(color="#ef553b")), 1, 2)
+        if not steps:  # a run known only from its folder (trained elsewhere): the LR of each epoch
+            fig.add_trace(go.Scatter(x=ep, y=[r["lr"] for r in epoch_rows], mode="lines+markers", name="lr",
+                                     line=dict(color="#00a37a"), showlegend=False), 1, 3)
         if best_epoch:
             best = next((r for r in epoch_rows if r["epoch"] == best_epoch), None)
             if best:
