@@ -56,3 +56,15 @@ def test_a_stop_requested_before_the_run_starts_stops_it_without_training(store,
     store.begin_resume(run_id, queued=False)
     assert trainer.run(store, run_id, resume=True).status == "completed"
     assert time.time() - store.read_status(run_id).finished_at < 60
+
+
+def test_train_on_ray_without_ray_installed_says_how_to_enable_it_and_keeps_nothing(store, monkeypatch, capsys):
+    import sys
+
+    from core.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without the package
+    code = main(["--checkpoints", str(store.root), "train", "--dataset", "mnist_sample", "--backend", "ray"])
+    assert code == 2
+    assert "pip install -r requirements-ray.txt" in capsys.readouterr().err
+    assert store.list() == []  # no run left queued or failed behind

@@ -36,3 +36,15 @@ def test_a_run_trained_elsewhere_shows_live_with_its_curves_and_stops(app, store
     assert not at.exception, at.exception
     assert store.stop_requested(trained_elsewhere)  # what its trainer looks for between batches
     assert at.button(key=f"elsewhere_stop_{trained_elsewhere}").disabled
+
+
+def test_train_page_says_how_to_enable_ray_when_it_is_not_installed(app, monkeypatch):
+    from core import ray_backend
+
+    monkeypatch.setattr(ray_backend, "installed", lambda: False)
+    at = app
+    at.switch_page(state.TRAIN).run()
+    assert not at.exception, at.exception
+    assert any("pip install -r requirements-ray.txt" in c.value for c in at.caption)
+    assert not [w for w in at.get("button_group") if "train_backend_picker" in str(w.proto)]
+    assert at.button(key="train_submit").label == "Train"

@@ -109,3 +109,15 @@ def test_a_killed_worker_leaves_the_run_interrupted_and_resume_finishes_it(local
     assert rec.state == "completed", rec.message
     assert rec.epochs_done == 12 and [m["epoch"] for m in rec.metrics] == list(range(1, 13))
     assert done_before >= 2  # it continued from the checkpoint, it did not start over
+
+
+def test_the_cli_trains_on_ray_and_prints_its_epochs(local_ray, squares, store, capsys):
+    from core.cli import main
+
+    code = main(["--checkpoints", str(store.root), "--data-dir", str(squares), "train", "--dataset", "folder:squares",
+                 "--arch", "lenet5", "--epochs", "2", "--batch-size", "16", "--backend", "ray"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "sent to Ray" in out and "epoch   2" in out and "completed: finished 2 epochs" in out
+    (rec,) = store.list()
+    assert rec.state == "completed" and rec.status.backend == "ray"
