@@ -74,6 +74,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
     ray = _ray()
     if ray.is_initialized():
         return address
+    if address == LOCAL:
+        _loopback_only()
     _tracker.forget()  # tasks of an earlier Ray session in this process ended with it
     try:
         if address == LOCAL:
@@ -88,6 +90,18 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
                              f"(`ray status` on the head node shows it), or use `{LOCAL}` for a Ray on this "
                              "machine") from None
     return address
+
+
+def _loopback_only() -> None:
+    """The same switch for a process that imported ray before connect() set the variable (e.g. a
+    library imported first): Ray reads it from this module attribute when it picks the node's
+    address. Private, so a Ray that moved it just keeps its own choice."""
+    try:
+        from ray._private import ray_constants
+    except ImportError:
+        return
+    if hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+        ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def resources(cfg, cluster_gpus: float) -> dict:
