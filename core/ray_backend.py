@@ -294,9 +294,3 @@ def stop(store: RunStore, run_id: str) -> str:
     if tracked is not None and tracked.stop_at is None:
         tracked.stop_at = time.time()
     return "requested"
-
-
-def tracked(store: RunStore, run_id: str) -> bool:
-    """Was the run sent to Ray by this process (and has its task not ended)?"""
-    t = _tracker.get(store, run_id)
-    return t is not None and t.outcome is None
