@@ -93,7 +93,7 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0,
                                                      line=dict(color="black", width=1))), 1, 2)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_yaxes(range=_lr_range([s[4] for s in steps]), row=1, col=3)
+    fig.update_yaxes(range=_lr_range([s[4] for s in steps] or [r["lr"] for r in epoch_rows]), row=1, col=3)
     if not steps and not epoch_rows:  # before the first batch: the panel titles without made-up axes
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
