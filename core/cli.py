@@ -71,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help="start from a named configuration (see `presets`)")
     train.add_argument("--config", help="start from a config.json file")
     add_config_flags(train)
+    add_backend_flags(train)
     add_sweep_parser(add)
     resume = add("resume", help="continue a stopped, interrupted or failed run")
     resume.add_argument("run_id")
+    add_backend_flags(resume)
     add("runs", help="table of saved runs")
     add("presets", help="named configurations")
     add("datasets", help="datasets and where their files are")
@@ -96,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="test: the test set (default); val: the run's validation share (indices are "
                              "positions in the dataset's training split)")
     return parser
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    from core.ray_backend import ADDRESS_ENV, INSTALL_HINT, LOCAL
+
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="where to train: this process (local, the default) or as Ray tasks on a Ray cluster "
+                             f"(ray; needs `{INSTALL_HINT}`)")
+    parser.add_argument("--ray-address", default=None,
+                        help=f"with --backend ray: the cluster's address (host:port, ray://host:10001 or auto), or "
+                             f"{LOCAL} to start a Ray on this machine (default: ${ADDRESS_ENV}, else {LOCAL})")
 
 
 def add_export_predict(add) -> None:
@@ -172,14 +185,71 @@ def main(argv=None) -> int:
 def cmd_train(args, store) -> int:
 
     cfg = config_from_args(args)
+    on_ray = getattr(args, "backend", "local") == "ray"
+    if on_ray:
+        from core import ray_backend
+
+        ray_backend.connect(args.ray_address)  # RayUnavailable (exit 2) before any run exists
     run_id = store.create(cfg, preset=args.preset)
     print(f"run {run_id} → {store.path(run_id)}")
+    if on_ray:
+        return _train_on_ray(store, run_id, args)
     return _train(store, run_id, args, resume=False)
 
 
 def cmd_resume(args, store) -> int:
-    store.begin_resume(args.run_id, queued=False)  # RunError (exit 2) says why not
+    on_ray = getattr(args, "backend", "local") == "ray"
+    if on_ray:
+        from core import ray_backend
+
+        ray_backend.connect(args.ray_address)
+    store.begin_resume(args.run_id, queued=on_ray)  # RunError (exit 2) says why not
+    if on_ray:
+        return _train_on_ray(store, args.run_id, args)
     return _train(store, args.run_id, args, resume=True)
+
+
+def _train_on_ray(store, run_id, args) -> int:
+    """Send the run to Ray and follow it from its folder, as the dashboard does; Ctrl+C stops it."""
+    import time
+
+    from core import ray_backend
+
+    batch = ray_backend.submit_runs(store, [run_id], address=args.ray_address, data_dir=args.data_dir)
+    print(f"sent to Ray ({ray_backend.resolve_address(args.ray_address)}); Ctrl+C stops it")
+
+    def stop(*_):
+        batch.stop()
+        print("stopping after the current batch…")
+
+    previous = signal.signal(signal.SIGINT, stop)
+    shown, state = 0, None
+    try:
+        while True:
+            done = batch.done()
+            rec = store.record(run_id)
+            if rec.state != state and not done:
+                state = rec.state
+                where = f" (worker pid {rec.status.pid} on {rec.status.host})" if state == "running" else ""
+                print(f"{state}{where}")
+            for row in rec.metrics[shown:]:
+                print(f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}  "
+                      f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.2%}  lr {row['lr']:.3g}  "
+                      f"{row['epoch_seconds']:.1f}s")
+            shown = len(rec.metrics)
+            if done:
+                break
+            time.sleep(0.5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    status, message = batch.results()[run_id]
+    print(f"{status}: {message}")
+    rec = store.record(run_id)
+    if rec.status is not None and rec.status.epochs_done:
+        test = f"{rec.status.test_acc:.2%}" if rec.status.test_acc is not None else "not measured"
+        print(f"best validation accuracy {rec.status.best_val_acc or 0:.2%} at epoch {rec.status.best_epoch}; "
+              f"test accuracy {test} (last weights)")
+    return {"completed": 0, "stopped": EXIT_STOPPED}.get(status, EXIT_FAILED)
 
 
 def _train(store, run_id, args, *, resume) -> int:
@@ -421,10 +491,7 @@ def add_sweep_parser(add) -> None:
                    help="median stopping rule: after --grace-epochs, stop a run whose best validation accuracy "
                         "is below the median of the other runs' at the same epoch")
     p.add_argument("--grace-epochs", type=int, default=1, help="epochs before the median rule looks (default: 1)")
-    p.add_argument("--backend", default="local", choices=("local", "ray"),
-                   help="local: this process trains the runs one after another; ray: Ray tasks (default: local)")
-    p.add_argument("--ray-address", default=None,
-                   help="Ray cluster address for --backend ray (default: $CNN_STUDIO_RAY_ADDRESS, else local)")
+    add_backend_flags(p)
     p.add_argument("--yes", action="store_true", help="start without asking for confirmation")
     add_config_flags(p)
 

@@ -26,6 +26,9 @@ MODEL = "model.json"
 METRICS = "metrics.csv"
 RESUME = "checkpoint_last.pt"
 DATA_MAP = "data_map.safetensors"
+# Written by whoever presses Stop for a run that another process trains (a Ray worker, a terminal);
+# the trainer looks for it between batches. Hidden: not part of an exported run.
+STOP_REQUEST = ".stop_requested"
 WHICH = ("last", "best")
 # Opt-in TensorBoard event files are written straight into the run folder, so `tensorboard --logdir
 # checkpoints` names each run by its id (core/tensorboard_log.py writes them).
@@ -164,6 +167,7 @@ class RunStatus:
     device: str | None = None
     preset: str | None = None
     sweep: str | None = None          # the sweep that made this run (core/sweeps.py)
+    backend: str | None = None        # "ray" for runs sent to a Ray cluster; None: a local process
     pid: int | None = None
     host: str | None = None
     pid_started: float | None = None
@@ -177,7 +181,7 @@ class RunStatus:
         if status not in STATUSES:
             raise RunFileError(f"{STATUS} has an unknown status {status!r} (expected one of {', '.join(STATUSES)})")
         ints = {"epochs", "epochs_done", "best_epoch", "params", "pid"}
-        texts = {"name", "message", "device", "preset", "sweep", "host"}
+        texts = {"name", "message", "device", "preset", "sweep", "host", "backend"}
         values = {"status": status}
         for f in fields(cls):
             if f.name in ("status", "sizes") or f.name not in data:

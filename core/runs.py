@@ -12,6 +12,8 @@ files (named in core/run_files.py) and owns the status lifecycle:
     predictions_val_{last,best}.safetensors   the same on the validation share, when there is one
     data_map.safetensors       per training image and epoch: confidence in its label, right or wrong
     .owner                     locked by the process that queues or trains the run (core/run_owner.py)
+    .handover                  locked by a process waiting to take the run over from the one that queued it
+    .stop_requested            Stop pressed in another process than the one training the run
 
 Every write replaces a whole file (`os.replace`), so a crash at any moment leaves the previous good
 state. Every read validates; a malformed file makes that run "damaged: <reason>", never an error
@@ -183,6 +185,38 @@ class RunStore:
         lease = self._leases.pop(run_id, None)
         if lease is not None:
             lease.release()
+
+    def owns(self, run_id: str) -> bool:
+        lease = self._leases.get(run_id)
+        return lease is not None and lease.held
+
+    def take_over(self, run_id: str, *, wait: float) -> None:
+        """Become the owner of a run another process queued, once that process lets go (it must
+        watch `handover_requested`); RunError when it does not within `wait` seconds."""
+        if self.owns(run_id):
+            return
+        lease = run_owner.take_over(self.path(run_id), wait=wait)
+        if lease is None:
+            raise RunError(f"run {run_id} was not handed over within {wait:g} s: the process that queued it "
+                           "still holds it; resume the run once that process has ended")
+        self._leases[run_id] = lease
+
+    def handover_requested(self, run_id: str) -> bool:
+        return run_owner.handover_requested(self.path(run_id))
+
+    # -- stop requests from other processes --
+    def request_stop(self, run_id: str) -> None:
+        """Ask whichever process trains (or will train) the run to stop it after the current batch."""
+        atomic_write_text(self.file(run_id, files.STOP_REQUEST), f"{time.time()}\n")
+
+    def stop_requested(self, run_id: str) -> bool:
+        return os.path.exists(self.file(run_id, files.STOP_REQUEST))
+
+    def clear_stop(self, run_id: str) -> None:
+        try:
+            os.unlink(self.file(run_id, files.STOP_REQUEST))
+        except OSError:
+            pass  # none, or a read-only folder: nothing else to do about it
 
     # -- create --
     def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None,
@@ -370,9 +404,11 @@ class RunStore:
         if rec.orphaned:  # say so on disk first: once claimed, what the file says counts again
             self.transition(run_id, "interrupted", ORPHAN_MESSAGES[rec.status.status])
         self.claim(run_id)
+        self.clear_stop(run_id)  # a Stop pressed during an earlier attempt is not meant for this one
         try:
             to = "queued" if queued else "running"
-            return self.transition(run_id, to, "queued to resume" if queued else "resuming…")
+            # backend=None: where it trains now is up to the caller (submit_runs records "ray")
+            return self.transition(run_id, to, "queued to resume" if queued else "resuming…", backend=None)
         except BaseException:
             self.release(run_id)
             raise

@@ -155,6 +155,24 @@ class StoreWriter(Callback):
                           train_seconds=state.elapsed_seconds)
 
 
+class StopRequests(Callback):
+    """Stop pressed in another process (the dashboard for a CLI or Ray run): the store's stop
+    request file, looked for between batches at most every CHECK_EVERY s (a stat on a shared file
+    system can be a network round trip)."""
+    CHECK_EVERY = 0.25
+
+    def __init__(self, store: RunStore, run_id: str, stop_event: threading.Event):
+        self.store, self.run_id, self.stop_event = store, run_id, stop_event
+        self._next = 0.0
+
+    def on_batch_end(self, event, state):
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.CHECK_EVERY
+            if self.store.stop_requested(self.run_id):
+                self.stop_event.set()
+
+
 def resume_state(state: TrainState) -> dict:
     return {
         "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
@@ -202,6 +220,10 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
     except (RunError, OSError) as exc:  # someone else's run: leave its status alone
         return FitResult("failed", str(exc), 0, 0, 0.0)
     result_fields = {}
+    stop_event = stop_event or threading.Event()
+    if store.stop_requested(run_id):
+        _end(store, run_id, FitResult("stopped", STOPPED_BEFORE_START, 0, 0, 0.0), {})
+        return FitResult("stopped", STOPPED_BEFORE_START, 0, 0, 0.0)
     try:
         cfg = store.read_config(run_id)
         store.transition(run_id, "running", "loading data…")
@@ -212,7 +234,8 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
         recorder = _data_map_recorder(store, run_id, prep) if cfg.record_data_map else None
         writer = StoreWriter(store, run_id, prep, recorder)
         result = fit(prep.state, prep.train, prep.val, cfg, prep.normalize,
-                     callbacks=[*([recorder] if recorder else []), writer, *callbacks,
+                     callbacks=[*([recorder] if recorder else []), writer, StopRequests(store, run_id, stop_event),
+                                *callbacks,
                                 *_subscribers(store, run_id, cfg, resume)],
                      stop_event=stop_event, device=prep.device)
         if prep.state.epoch:
@@ -220,6 +243,9 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
         result_fields = {"best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc}
     except BaseException as exc:  # noqa: BLE001 - a run must end in a status that tells the truth
         result = FitResult("failed", failure_message(exc, store, run_id), 0, 0, 0.0)
+        if isinstance(exc, KeyboardInterrupt) and store.stop_requested(run_id):
+            # Ray's cancel of a task that did not stop by itself (e.g. still loading data)
+            result = FitResult("stopped", "stopped on request; completed epochs are kept", 0, 0, 0.0)
         if not isinstance(exc, Exception):
             _end(store, run_id, result, {})
             raise  # KeyboardInterrupt / SystemExit: recorded, then passed on
@@ -262,7 +288,11 @@ def _end(store: RunStore, run_id: str, result: FitResult, result_fields: dict) -
         # below makes every reader show the run as interrupted (and resumable)
         result.message += f" (the ending could not be recorded: {getattr(exc, 'strerror', None) or exc})"
     finally:
+        store.clear_stop(run_id)
         store.release(run_id)
+
+
+STOPPED_BEFORE_START = "stopped before it started"
 
 
 def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:

@@ -86,8 +86,20 @@ def _stop_sweep() -> None:
                 else "") + "; finished runs are kept, and stopped ones can be resumed from the Runs page.")
 
 
+def _stop_ray_sweep() -> None:
+    """Stop every run of a sweep on Ray, wherever its task is (the store's stop request)."""
+    from core import ray_backend
+
+    outcomes = [ray_backend.stop(state.store(), run_id) for run_id in sweep.run_ids]
+    state.flash("info", f"Removed {outcomes.count('removed')} waiting run(s) from the Ray queue and asked "
+                f"{outcomes.count('requested')} to stop after their current batch; finished runs are kept, and "
+                "stopped ones can be resumed from the Runs page.")
+
+
 if _active(first) and sweep.backend == "local" and state.runner_exists():
     st.button("Stop the sweep", icon=":material/stop:", key="sweep_stop", on_click=_stop_sweep)
+elif _active(first) and sweep.backend == "ray":
+    st.button("Stop the sweep", icon=":material/stop:", key="sweep_stop", on_click=_stop_ray_sweep)
 
 finished = sweeps.finished(first)
 if finished.empty:

@@ -10,7 +10,7 @@ from core import data
 from core.config import STEPWISE_SCHEDULES, ConfigError, RunConfig, schedule_explanation
 from core.optim import lr_preview, lr_table
 from core.runs import RunError
-from ui import config_form, live, lr_finder_ui, presets_ui, state, sweep_form
+from ui import config_form, elsewhere, live, lr_finder_ui, presets_ui, state, sweep_form
 from ui.text import plain
 from ui.train_figures import lr_preview_figure
 
@@ -22,6 +22,7 @@ st.title("Train")
 state.show_flash()  # the router shows it first; under AppTest pages run without the router
 
 live.panel()
+elsewhere.panel()
 
 prefill = state.get(state.TRAIN_PREFILL)
 busy = state.snapshot()["busy"]
@@ -78,12 +79,16 @@ def submit() -> None:
         state.flash("error", fix_these(errors))
         return
     queued = state.snapshot()["busy"]
+    on_ray = state.get(state.TRAIN_BACKEND) == "ray"
     try:
-        run_id = state.runner().submit(c)
+        run_id = elsewhere.send_to_ray(c) if on_ray else state.runner().submit(c)
     except (ConfigError, RunError, OSError) as exc:
         state.flash("error", f"The run could not be started: {plain(exc)}")
         return
-    state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
+    if on_ray:
+        state.flash("success", f"Run `{run_id}` sent to Ray; it shows under *Training elsewhere* below.")
+    else:
+        state.flash("success", f"Run `{run_id}` {'queued' if queued else 'started'}.")
     # a name belongs to one run: pressing Train again (other settings, same name) must not make
     # two runs that Runs cannot tell apart; the next one is named by its id unless named anew
     config_form.set_values(name="")
@@ -132,5 +137,6 @@ if sweep_form.render(cfg):
     if state.get(state.SWEEP_SELECTED):
         st.page_link(state.SWEEPS, label="Open the Sweeps page", icon=":material/tune:")
 else:
-    st.button("Add to queue" if busy else "Train", type="primary", icon=":material/play_arrow:",
-              key="train_submit", on_click=submit, disabled=blocked)
+    backend = elsewhere.backend_picker()  # a sweep picks its own in the sweep form
+    st.button("Send to Ray" if backend == "ray" else "Add to queue" if busy else "Train", type="primary",
+              icon=":material/play_arrow:", key="train_submit", on_click=submit, disabled=blocked)

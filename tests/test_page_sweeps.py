@@ -70,3 +70,15 @@ def test_the_train_forms_sweep_option_starts_one_run_per_value(app):
     made = sorted((r.config.lr, r.config.seed) for r in state.store().list())
     assert made == [(0.01, 0), (0.01, 1), (0.02, 0), (0.02, 1)]
     assert any(sweep.sweep_id in s.value for s in app.success)
+
+
+def test_stop_the_sweep_stops_its_ray_runs_wherever_they_train(app, synthetic):
+    store = state.store()
+    spec = sweeps.SweepSpec(cfg(epochs=2), (sweeps.parse_axis("lr", "0.01,0.05"),))
+    sweep = sweeps.start(store, spec, runner=_Later())
+    sweep.backend = "ray"  # as `python -m core sweep --backend ray` in a terminal records it; its runs train there
+    sweeps.save(store, sweep)
+    app.switch_page(state.SWEEPS).run()
+    app.button(key="sweep_stop").click().run()
+    assert not app.exception
+    assert all(store.stop_requested(r) for r in sweep.run_ids)  # each run's trainer stops after its batch

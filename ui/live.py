@@ -214,7 +214,7 @@ def _queue(queue, compact: bool) -> None:
 
 def _last_finished(finished, compact: bool) -> None:
     if not finished:
-        st.caption("Nothing is training right now.")
+        st.caption("Nothing is training in this server's queue right now.")
         return
     done = finished[0]
     if time.time() - done.started_at > 24 * 3600:

@@ -80,6 +80,9 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0,
                                  name="train acc", line=dict(color="#1f3bbf")), 1, 2)
         fig.add_trace(go.Scatter(x=ep, y=[r["val_acc"] for r in epoch_rows], mode="lines+markers",
                                  name="val acc", line=dict(color="#ef553b")), 1, 2)
+        if not steps:  # a run known only from its folder (trained elsewhere): the LR of each epoch
+            fig.add_trace(go.Scatter(x=ep, y=[r["lr"] for r in epoch_rows], mode="lines+markers", name="lr",
+                                     line=dict(color="#00a37a"), showlegend=False), 1, 3)
         if best_epoch:
             best = next((r for r in epoch_rows if r["epoch"] == best_epoch), None)
             if best:
@@ -90,7 +93,7 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0,
                                                      line=dict(color="black", width=1))), 1, 2)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_yaxes(range=_lr_range([s[4] for s in steps]), row=1, col=3)
+    fig.update_yaxes(range=_lr_range([s[4] for s in steps] or [r["lr"] for r in epoch_rows]), row=1, col=3)
     if not steps and not epoch_rows:  # before the first batch: the panel titles without made-up axes
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
