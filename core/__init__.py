@@ -11,7 +11,9 @@ Modules:
     trainer   one run end to end: data + model + engine + store (CLI and job runner)
     jobs      background job runner: a queue and one worker thread
     metrics   confusion matrices, per-class metrics, most-confused pairs
-    inspect   filters, feature maps, saliency / Grad-CAM
+    inspect   filters, feature maps, prediction
+    attribution  Captum attributions (Saliency, Integrated Gradients, Occlusion, Grad-CAM)
+    embedding  penultimate-layer features, nearest neighbours, 2-D projections (cached)
     preprocess  drawings and uploaded images -> model input
     presets   named configurations
     cli       `python -m core ...`

@@ -123,18 +123,23 @@ def test_a_confusion_cell_shows_exactly_its_images(app, run):
     assert any(f"{expected:,} images" in m.value for m in at.markdown)
 
 
-def test_inspecting_a_tile_shows_probabilities_and_explanations(app, run):
-    _, labels, preds = run
+def test_a_tile_opens_the_sample_view_with_every_class_and_captum_maps(app, run):
+    run_id, labels, preds = run
     at = open_evaluate(app)
     first_wrong = int(np.flatnonzero(labels != preds)[0])
     at.button(key=f"evaluate_wrong_tile_{first_wrong}").click().run()
     assert not at.exception, at.exception
+    assert at.session_state[state.SAMPLE] == (run_id, first_wrong)
+    assert at.query_params[state.SAMPLE_PARAM] == f"{run_id}:{first_wrong}", "the view is not linkable"
     assert any(f"Test image #{first_wrong}" in m.value for m in at.markdown)
     charts = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
     bars = next(c for c in charts if c["data"][0]["type"] == "bar" and c["data"][0].get("orientation") == "h")
     assert len(bars["data"][0]["y"]) == 4
-    captions = [el.proto.imgs[0].caption for el in at.get("image") if el.proto.imgs]
-    assert "Saliency" in captions and any(c.startswith("Grad-CAM") for c in captions)
+    titles = {m.value for m in at.markdown}
+    assert {"**Saliency**", "**Integrated Gradients**", "**Occlusion**"} <= titles
+    assert any(t.startswith("**Grad-CAM (") for t in titles)
+    at.toggle(key="evaluate_sample_smooth").set_value(True).run()
+    assert "**Saliency + SmoothGrad**" in {m.value for m in at.markdown}
 
 
 def test_per_class_chart_is_built_only_when_its_expander_is_open(app, run):
