@@ -17,7 +17,7 @@ from ui import evaluation, gallery, runpicker, sample_view, state
 from ui.text import plain
 
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
-COST = {"pca": "about a second", "umap": "about a minute", "tsne": "about a minute"}
+COST = {"pca": "seconds", "umap": "about a minute", "tsne": "about a minute"}
 MAX_SHOWN = 10_000  # drawn points; larger test sets show a fixed random subset
 
 
