@@ -93,12 +93,15 @@ CUSTOM = [{"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}, {
 
 @pytest.mark.parametrize("arch,shape", [("lenet5", (1, 28, 28)), ("seed_cnn7", (1, 28, 28)), ("one_conv", (3, 20, 24)),
                                         ("fast_cnn", (3, 32, 32)), ("resnet18_cifar", (1, 16, 16)),
-                                        ("resnet18_tv", (3, 32, 32)), ("custom", (3, 12, 12))])
+                                        ("resnet18_tv", (3, 16, 16)), ("custom", (3, 12, 12))])
 def test_every_architecture_gives_maps_of_the_image_shape(arch, shape):
     torch.manual_seed(0)
     model = models.build_model(arch, shape, 3, CUSTOM if arch == "custom" else ())
     layer = models.feature_layers(model)[-1][0]
-    for method in attribution.METHODS:
+    # Occlusion and Integrated Gradients only run the model forward (dozens of times): the small
+    # networks cover them; the ResNets check the gradient paths through residual blocks
+    methods = ("saliency", "grad_cam") if arch.startswith("resnet") else attribution.METHODS
+    for method in methods:
         a = attribution.attribute(model, torch.randn(*shape), method, layer=layer, black=[-1.0] * shape[0])
         assert a.heat.shape == shape[1:], (arch, method)
         assert np.isfinite(a.heat).all()
