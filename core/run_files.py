@@ -47,6 +47,11 @@ def embedding(which: str, method: str) -> str:
     return f"embedding_{_which(which)}_{method}.safetensors"
 
 
+def is_cache(name: str) -> bool:
+    """An analysis cache: derived from the weights and recomputed at will, so never exported."""
+    return name.startswith(("features_", "embedding_")) and name.endswith(".safetensors")
+
+
 def _which(which: str) -> str:
     if which not in WHICH:
         raise ValueError(f"checkpoint must be one of {WHICH}, got {which!r}")

@@ -82,6 +82,16 @@ def test_features_and_maps_are_cached_and_recomputed_for_new_weights(store, run,
     assert embedding.cached_embedding(store, run, "best", "pca")[0] is not None
 
 
+def test_caches_stay_out_of_a_run_exported_as_zip(store, run):
+    import io
+    import zipfile
+
+    embedding.embedding(store, run, "best", "pca")
+    names = {n.split("/")[-1] for n in zipfile.ZipFile(io.BytesIO(store.export_zip(run))).namelist()}
+    assert files.weights("best") in names
+    assert files.features("best") not in names and files.embedding("best", "pca") not in names
+
+
 @pytest.mark.parametrize("damage", [b"", b"not safetensors at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{}"])
 def test_a_malformed_cache_is_recomputed_with_a_note(store, run, damage):
     embedding.embedding(store, run, "best", "pca")

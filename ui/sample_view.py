@@ -82,11 +82,15 @@ def show(rec, which: str, meta: dict, images, preds: dict, index: int, *, key: s
 def _attribution_panel(rec, which, meta, image, index, true, pred, key) -> None:
     st.markdown("**Why: attribution maps** (Captum)")
     model, _ = runpicker.load_model(rec, which)
-    layers = [name for name, _ in models.feature_layers(model)]
+    found = models.feature_layers(model)
+    layers = [name for name, _ in found]
+    # default: the last layer that convolves (finer maps than the pooling after it)
+    convolving = [i for i, (_, m) in enumerate(found) if any(isinstance(c, torch.nn.Conv2d) for c in m.modules())]
+    default = convolving[-1] if convolving else len(layers) - 1
     cols = st.columns([1.2, 1.5, 1])
     explain = cols[0].segmented_control("Explain the score of", ["prediction", "true class"], default="prediction",
                                         key=f"{key}_explain", disabled=true == pred) or "prediction"
-    layer = cols[1].selectbox("Grad-CAM layer", layers, index=len(layers) - 1, key=f"{key}_layer",
+    layer = cols[1].selectbox("Grad-CAM layer", layers, index=default, key=f"{key}_layer",
                               help="Late layers see whole parts of the image but have coarse maps; early "
                                    "layers are sharp but see only edges.") if layers else None
     smooth = cols[2].toggle("SmoothGrad", key=f"{key}_smooth",

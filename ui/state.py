@@ -261,5 +261,22 @@ def select_sample(run_id: str, index: int) -> None:
     st.query_params[SAMPLE_PARAM] = param
 
 
+def open_sample(run_id: str, index: int) -> None:
+    """Go to the Evaluate page's sample view of this test image (from another page)."""
+    st.session_state[SAMPLE] = (run_id, int(index))
+    param = f"{run_id}:{int(index)}"
+    st.session_state[_sample_param_seen()] = param
+    st.switch_page(EVALUATE, query_params={SAMPLE_PARAM: param})
+
+
+def sample_button(rec, index: int, *, key: str) -> None:
+    """A button to the full explanation of test image `index` (attributions, neighbours), for pages
+    that show one test image; only for runs with stored predictions, which the view needs."""
+    if rec.has_predictions("best") and st.button("Explain this image fully", icon=":material/troubleshoot:",
+                                                 key=key, help="Attribution maps and nearest training images, "
+                                                               "on the Evaluate page"):
+        open_sample(rec.run_id, index)
+
+
 def clear_sample_url() -> None:
     st.query_params.pop(SAMPLE_PARAM, None)
