@@ -1,6 +1,8 @@
 """Background training: a queue and one worker thread per process.
 
-Runs execute one at a time so two people pressing Train never fight over the cores. The worker
+Runs execute one at a time so two people pressing Train never fight over the cores. Short jobs —
+LR-finder sweeps and analyses (features and 2-D maps of a run, core/embedding.py) — run in the
+same thread, ahead of queued runs but never beside one. The worker
 publishes what it is doing into a `LiveRun` under a lock; front ends call `snapshot()` to read a
 copy. Nothing here knows about Streamlit (the dashboard keeps one JobRunner in st.cache_resource).
 """

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import checkpoints, embedding, models, trainer
+from core import embedding, models, trainer
 from core import run_files as files
 from core.cli import main
 from core.config import RunConfig
