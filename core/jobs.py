@@ -51,6 +51,7 @@ class AnalysisJob:
     state: str = "queued"          # queued | running | done | failed
     fraction: float = 0.0
     message: str = ""
+    started_at: float | None = None  # when it began running (time.time())
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -323,7 +324,7 @@ class JobRunner:
                 else:
                     analysis = self._next_analysis()
                     if analysis is not None:
-                        analysis.state = "running"
+                        analysis.state, analysis.started_at = "running", time.time()
             if finder is not None:
                 self._sweep(finder)
                 continue

@@ -7,6 +7,8 @@ the features for neighbours come from the run folder's cache, computed in the jo
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 import torch
@@ -180,6 +182,8 @@ def progress(run_id: str, which: str, method: str) -> None:
             st.info("Queued: it starts " + ("after the current training run (it never runs beside one)."
                                             if busy else "in a moment."), icon=":material/hourglass_top:")
         else:
-            st.progress(job.fraction, text=plain(job.message or "starting…"))
+            # UMAP and t-SNE report no progress of their own while they lay points out: show the time
+            spent = f" · {time.time() - job.started_at:.0f} s" if job.started_at else ""
+            st.progress(job.fraction, text=plain(job.message or "starting…") + spent)
 
     waiting()
