@@ -339,8 +339,9 @@ def cmd_embed(args, store) -> int:
         print(f"note: {done.note}", file=sys.stderr)
     title = embedding.METHOD_TITLES[args.method]
     path = store.file(args.run_id, run_files.embedding(args.which, args.method))
-    print(f"{title} map of {len(done.coords):,} test images ({args.which} weights) in {total:.1f} s "
-          f"(projection {done.seconds:.1f} s; a cached map is reused) → {path}")
+    how = (f"read from the cache in {total:.1f} s (computing it took {done.seconds:.1f} s)" if done.from_cache
+           else f"computed in {total:.1f} s (the projection {done.seconds:.1f} s, the rest features and loading)")
+    print(f"{title} map of {len(done.coords):,} test images ({args.which} weights) {how} → {path}")
     return 0
 
 

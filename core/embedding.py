@@ -54,6 +54,7 @@ class Embedding:
     method: str
     seconds: float            # how long the projection itself took
     note: str = ""
+    from_cache: bool = False
 
 
 def _say(progress: Progress, fraction: float, message: str) -> None:
@@ -241,7 +242,7 @@ def cached_embedding(store: RunStore, run_id: str, which: str, method: str) -> t
         seconds = float("nan")
     if coords.ndim != 2 or coords.shape[1] != 2 or not np.isfinite(coords).all():
         return None, f"the cached {METHOD_TITLES[method]} map is malformed; it is computed again"
-    return Embedding(coords, method, seconds), ""
+    return Embedding(coords, method, seconds, from_cache=True), ""
 
 
 def embedding(store: RunStore, run_id: str, which: str = "best", method: str = "pca", *, data_dir=None,
