@@ -199,7 +199,7 @@ def embedding_figure(coords, labels, preds, probs, class_names: Sequence[str], *
                                f" ({conf[i]:.0%})<extra></extra>" for i in idx],
             ))
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso", hovermode="closest",
+        height=height, margin=dict(l=10, r=10, t=36, b=10), dragmode="lasso", hovermode="closest",  # room for the toolbar
         legend=dict(title=f"{'true' if color_by == 'true' else 'predicted'} class", itemsizing="constant"),
         xaxis=dict(showticklabels=False, zeroline=False, title=None),
         yaxis=dict(showticklabels=False, zeroline=False, title=None, scaleanchor="x"),
