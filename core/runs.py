@@ -9,6 +9,8 @@ files (named in core/run_files.py) and owns the status lifecycle:
     model.json                 classes, normalisation, input shape, parameter count (ModelMeta)
     metrics.csv                one row per completed epoch
     weights_{last,best}.safetensors, checkpoint_last.pt, predictions_{last,best}.safetensors
+    predictions_val_{last,best}.safetensors   the same on the validation share, when there is one
+    data_map.safetensors       per training image and epoch: confidence in its label, right or wrong
     .owner                     locked by the process that queues or trains the run (core/run_owner.py)
 
 Every write replaces a whole file (`os.replace`), so a crash at any moment leaves the previous good
@@ -32,8 +34,8 @@ from pathlib import Path
 from core import run_files as files
 from core import run_owner
 from core.config import ConfigError, RunConfig
-from core.run_files import (ACTIVE, METRIC_COLUMNS, RESUMABLE, STATUSES, ModelMeta, RunFileError,  # noqa: F401
-                            RunStatus, atomic_write_bytes, atomic_write_json, atomic_write_text)
+from core.run_files import (ACTIVE, METRIC_COLUMNS, RESUMABLE, STATUSES, DataMap, ModelMeta,  # noqa: F401
+                            RunFileError, RunStatus, atomic_write_bytes, atomic_write_json, atomic_write_text)
 from core.run_owner import owner_fields  # noqa: F401  (re-exported for tests and tools)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -183,8 +185,10 @@ class RunStore:
             lease.release()
 
     # -- create --
-    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None) -> str:
-        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder."""
+    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None,
+               sweep: str | None = None) -> str:
+        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder.
+        `sweep` tags the run with the sweep that made it (core/sweeps.py)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(cfg.dataset.replace(':', '-'))}-{_slug(cfg.arch)}"
         try:
@@ -205,7 +209,7 @@ class RunStore:
             atomic_write_text(self.file(run_id, files.CONFIG), cfg.to_json())
             name = clean_name(cfg.name) if cfg.name.strip() else run_id
             self.transition(run_id, status, name=name, message="", created_at=time.time(),
-                             epochs=cfg.epochs, epochs_done=0, preset=preset)
+                             epochs=cfg.epochs, epochs_done=0, preset=preset, sweep=sweep)
         except (OSError, RunError) as exc:
             self.release(run_id)
             shutil.rmtree(self.path(run_id), ignore_errors=True)
@@ -292,6 +296,33 @@ class RunStore:
             return files.read_metrics(self.file(run_id, files.METRICS))
         except RunFileError as exc:
             raise RunError(f"run {run_id} is damaged: {exc}") from None
+
+    # -- data map --
+    def write_data_map(self, run_id: str, data_map: DataMap) -> dict[str, int]:
+        """Replace data_map.safetensors; returns {name: bytes} for the caller's status update."""
+        raw = data_map.to_bytes()
+        atomic_write_bytes(self.file(run_id, files.DATA_MAP), raw)
+        return {files.DATA_MAP: len(raw)}
+
+    def has_data_map(self, run_id: str) -> bool:
+        return self.file(run_id, files.DATA_MAP).exists()
+
+    def read_data_map(self, run_id: str) -> DataMap:
+        """The run's data map; RunError saying why when it is missing or cannot be used."""
+        path = self.file(run_id, files.DATA_MAP)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise RunError(f"run {run_id} has no data map ({files.DATA_MAP} is missing): it was trained with "
+                           "recording off or before CNN Studio recorded one; train it again (clone it) to "
+                           "get one") from None
+        except OSError as exc:
+            raise RunError(f"{files.DATA_MAP} of run {run_id} cannot be read ({exc.strerror or exc})") from None
+        try:
+            return DataMap.parse(raw)
+        except RunFileError as exc:
+            raise RunError(f"the data map of run {run_id} cannot be used: {exc}; train the run again (clone "
+                           "it) to record a new one") from None
 
     # -- listing --
     def record(self, run_id: str) -> RunRecord:

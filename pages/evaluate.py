@@ -10,14 +10,17 @@ import streamlit as st
 
 from core import metrics, tables
 from core import run_files as files
-from ui import evaluation, gallery, projector, runpicker, sample_view, state
+from ui import data_quality, evaluation, gallery, projector, runpicker, sample_view, state
+from ui.images import to_pil
 from ui.text import plain
 
 TABS, CELL = "evaluate_tabs", "evaluate_cell"
 TAB_WRONG, TAB_RIGHT, TAB_CELL = "Misclassified", "Correct", "Confusion cell"
 TAB_PROJECTOR, TAB_SAMPLE = "Projector", "Sample"
+TAB_ISSUES, TAB_MAP = "Label issues", "Data map (training)"
 GALLERIES_OF = "evaluate_galleries_of"  # (run id, weights) the galleries' widget state belongs to
-GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", "evaluate_proj_", "evaluate_sample_")
+GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", "evaluate_proj_", "evaluate_sample_",
+                f"{data_quality.ISSUES}_", f"{data_quality.MAP}_")
 ORDERS = {"highest loss first": ("loss", True), "most confident first": ("confidence", True),
           "least confident first": ("confidence", False)}
 
@@ -93,6 +96,20 @@ def _open_sample(run_id: str, index: int) -> None:
     """A tile or point was chosen: explain it in the Sample tab (a widget callback)."""
     state.select_sample(run_id, index)
     st.session_state[TABS] = TAB_SAMPLE
+
+
+def _brief(rec, which, meta, images, preds, index: int, *, key: str) -> None:
+    """A short look at one test image beside a gallery (label issues), and the way to its full explanation."""
+    classes = meta["classes"]
+    true, pred = int(preds["labels"][index]), int(preds["preds"][index])
+    st.markdown(f"**Test image #{index}** — true **{plain(classes[true])}**, predicted **{plain(classes[pred])}** "
+                f"({preds['probs'][index, pred]:.1%}), loss {preds['losses'][index]:.3f}")
+    st.image(to_pil(images[index], 4), width=112, output_format="PNG")
+    st.plotly_chart(evaluation.probability_figure(preds["probs"][index], classes, true, top=min(10, len(classes))),
+                    key=f"{key}_probs", config={"displayModeBar": False})
+    st.button("Explain this image fully", icon=":material/troubleshoot:", key=f"{key}_explain_fully",
+              on_click=_open_sample, args=(rec.run_id, index),
+              help="Attribution maps and the nearest training images, in the Sample tab")
 
 
 def _sample_tab(rec, which, meta, images, preds) -> None:
@@ -208,12 +225,18 @@ if per_class.open:  # built only when opened, like the galleries below
 
 if state.selected_sample(rec.run_id) is not None and TABS not in st.session_state:
     st.session_state[TABS] = TAB_SAMPLE  # arrived by a link to one image
-tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL, TAB_PROJECTOR, TAB_SAMPLE], key=TABS, on_change="rerun")
-for tab, kind in zip(tabs, ("wrong", "right", "cell", "projector", "sample")):
+tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL, TAB_ISSUES, TAB_MAP, TAB_PROJECTOR, TAB_SAMPLE], key=TABS,
+               on_change="rerun")
+for tab, kind in zip(tabs, ("wrong", "right", "cell", "issues", "map", "projector", "sample")):
     if not tab.open:  # only the open tab is built
         continue
     with tab:
-        if kind == "projector":
+        if kind == "issues":
+            data_quality.label_issues_tab(rec, which, meta, images, preds,
+                                          partial(_brief, rec, which, meta, images, preds, key="evaluate_issues"))
+        elif kind == "map":
+            data_quality.data_map_tab(rec, which, meta)
+        elif kind == "projector":
             projector.show(rec, which, meta, images, preds, on_open=lambda i: _open_sample(rec.run_id, i))
         elif kind == "sample":
             _sample_tab(rec, which, meta, images, preds)
