@@ -13,7 +13,9 @@ Modules:
     metrics   confusion matrices, per-class metrics, most-confused pairs
     datamap   Dataset Cartography: per-image confidence recorded in training, regions
     label_issues  cleanlab's label-issue finder on a run's out-of-sample predictions
-    inspect   filters, feature maps, saliency / Grad-CAM
+    inspect   filters, feature maps, prediction
+    attribution  Captum attributions (Saliency, Integrated Gradients, Occlusion, Grad-CAM)
+    embedding  penultimate-layer features, nearest neighbours, 2-D projections (cached)
     preprocess  drawings and uploaded images -> model input
     presets   named configurations
     cli       `python -m core ...`

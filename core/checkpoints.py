@@ -65,6 +65,57 @@ def load_predictions(store: RunStore, run_id: str, which: str = "best", split: s
     return data
 
 
+def weights_stamp(store: RunStore, run_id: str, which: str) -> str:
+    """Size and modification time of a weights file: what a cache computed from it is keyed on."""
+    try:
+        st = store.file(run_id, files.weights(which)).stat()
+    except OSError:
+        raise RunError(f"this run has no saved {which} weights") from None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def save_cache(store: RunStore, run_id: str, name: str, tensors: dict, meta: dict) -> None:
+    """An analysis cache (features, embeddings): tensors plus text metadata, written atomically."""
+    data = st_save({k: v.contiguous() for k, v in tensors.items()}, metadata={k: str(v) for k, v in meta.items()})
+    atomic_write_bytes(store.file(run_id, name), data)
+
+
+def load_cache(store: RunStore, run_id: str, name: str, needs: set[str]) -> tuple[dict, dict] | None:
+    """(tensors, metadata) of an analysis cache; None when it was never written; RunError when it
+    cannot be read or lacks a tensor in `needs` (the caller recomputes it)."""
+    path = store.file(run_id, name)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RunError(f"{name} cannot be read ({exc.strerror or exc})") from None
+    try:
+        tensors = st_load(raw)
+        meta = safe_open_metadata(raw)
+    except (SafetensorError, ValueError) as exc:
+        raise RunError(f"{name} is damaged ({exc})") from None
+    missing = needs - set(tensors)
+    if missing:
+        raise RunError(f"{name} lacks {', '.join(sorted(missing))}")
+    return tensors, meta
+
+
+def safe_open_metadata(raw: bytes) -> dict:
+    """The text metadata of safetensors bytes (their JSON header's __metadata__)."""
+    import json
+    import struct
+
+    if len(raw) < 8:
+        raise ValueError("file too short")
+    (size,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + size])
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("metadata is not an object")
+    return meta
+
+
 def save_resume_state(store: RunStore, run_id: str, state: dict) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)

@@ -12,6 +12,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
+from core import run_files
 from core.config import ConfigError, RunConfig, best_basis_note, field_info, json_object, range_text
 
 EXIT_FAILED, EXIT_STOPPED = 1, 130
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     issues.add_argument("--split", default="test", choices=("test", "val"),
                         help="test: the test set (default); val: the run's validation share (indices are "
                              "positions in the dataset's training split)")
+    add_embed_parser(add)
     return parser
 
 
@@ -383,6 +385,50 @@ def cmd_predict(args, store) -> int:
     return 1 if skipped else 0
 
 
+# ---- embed -----------------------------------------------------------------------------------
+
+def add_embed_parser(add) -> None:
+    embed = add("embed", help="compute a run's 2-D map of test-set features (the Evaluate page's projector)",
+                description="Penultimate-layer features of the test set (and of up to 10,000 training images, "
+                            "for nearest neighbours) are cached in the run folder, then reduced to 2-D. "
+                            "The Evaluate page shows the same cache. Exit status: 0 done, 1 it could not be "
+                            "computed, 2 unknown or damaged run.")
+    embed.add_argument("run_id")
+    embed.add_argument("--method", default="pca", choices=("pca", "umap", "tsne"),
+                       help="PCA (instant), UMAP or t-SNE (up to a minute) (default: pca)")
+    embed.add_argument("--which", default="best", choices=("best", "last"), help="which weights (default: best)")
+
+
+def cmd_embed(args, store) -> int:
+    import time
+
+    from core import embedding
+
+    started = time.perf_counter()
+    last = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        if int(fraction * 10) != last[0]:  # one line per tenth, not per batch
+            last[0] = int(fraction * 10)
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr)
+
+    try:
+        done = embedding.embedding(store, args.run_id, args.which, args.method, data_dir=args.data_dir,
+                                   progress=progress)
+    except embedding.EmbeddingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    total = time.perf_counter() - started
+    if done.note:
+        print(f"note: {done.note}", file=sys.stderr)
+    title = embedding.METHOD_TITLES[args.method]
+    path = store.file(args.run_id, run_files.embedding(args.which, args.method))
+    how = (f"read from the cache in {total:.1f} s (computing it took {done.seconds:.1f} s)" if done.from_cache
+           else f"computed in {total:.1f} s (the projection {done.seconds:.1f} s, the rest features and loading)")
+    print(f"{title} map of {len(done.coords):,} test images ({args.which} weights) {how} → {path}")
+    return 0
+
+
 def cmd_label_issues(args, store) -> int:
     from core import label_issues
 
@@ -591,4 +637,5 @@ def _print_finished(store, sweep, printed: set) -> None:
 
 COMMANDS = {"sweep": cmd_sweep, "train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
             "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download,
-            "import": cmd_import, "export": cmd_export, "predict": cmd_predict, "label-issues": cmd_label_issues}
+            "import": cmd_import, "export": cmd_export, "predict": cmd_predict, "label-issues": cmd_label_issues,
+            "embed": cmd_embed}

@@ -1,9 +1,8 @@
-"""What a trained model learned: conv filters, feature maps, saliency and Grad-CAM, and the
-one prediction function that the Playground and Evaluate pages share.
+"""What a trained model learned: conv filters and feature maps, and the one prediction function
+that the Playground and Evaluate pages share (attribution maps are Captum's: core/attribution.py).
 
 Functions take a model and tensors as arguments. They never leave the model changed: hooks are
-removed in `finally`, every module's training flag is restored, and gradients are taken with
-`torch.autograd.grad` so no parameter's `.grad` is touched.
+removed in `finally` and every module's training flag is restored.
 """
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 PREDICT_BATCH = 1000
@@ -64,12 +62,6 @@ def _first_tensor(out: Any) -> torch.Tensor:
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-def _normalise(a: torch.Tensor) -> np.ndarray:
-    a = a.detach().float().cpu()
-    peak = a.max()
-    return (a / peak if peak > 0 else torch.zeros_like(a)).numpy()
-
-
 def _target(logits: torch.Tensor, target: int | None) -> int:
     if logits.ndim != 2:
         raise InspectError(f"the model must output class scores shaped (1, classes), got {tuple(logits.shape)}")
@@ -115,7 +107,7 @@ def filter_grid_images(conv: nn.Module, rgb: bool = True, in_channel: int | None
 
 def spatial_layers(model: nn.Module, x: Any) -> list[str]:
     """Names of the layers whose output is a 4-D map for this input (choices for
-    `feature_maps` and `grad_cam`), in the order they run."""
+    `feature_maps` and Grad-CAM), in the order they run."""
     x = _one_image(model, x)
     found: list[str] = []
 
@@ -152,41 +144,6 @@ def feature_maps(model: nn.Module, layer_name: str, x: Any) -> np.ndarray:
     if not isinstance(out, torch.Tensor) or out.ndim != 4:
         raise InspectError(f"layer {layer_name} outputs a vector, not maps; pick a convolution or pooling layer")
     return out[0].float().cpu().numpy()
-
-
-def saliency(model: nn.Module, x: Any, target: int | None = None) -> np.ndarray:
-    """Vanilla-gradient saliency (H, W): |d score / d pixel|, max over channels, scaled to [0, 1]."""
-    x = _one_image(model, x).requires_grad_(True)
-    with _eval_mode(model), torch.enable_grad():
-        logits = model(x)
-        cls = _target(logits, target)
-        (grad,) = torch.autograd.grad(logits[0, cls], x)
-    return _normalise(grad[0].abs().amax(dim=0))
-
-
-def grad_cam(model: nn.Module, layer_name: str, x: Any, target: int | None = None) -> np.ndarray:
-    """Grad-CAM heat map (H, W) for `layer_name`, upsampled to the input size, scaled to [0, 1]."""
-    layer = _layer(model, layer_name)
-    # the input needs a gradient so activations carry one even when every parameter is frozen
-    x = _one_image(model, x).requires_grad_(True)
-    captured: list[torch.Tensor] = []
-    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(_first_tensor(out)))
-    try:
-        with _eval_mode(model), torch.enable_grad():
-            logits = model(x)
-            cls = _target(logits, target)
-            if not captured:
-                raise InspectError(f"layer {layer_name} did not run for this input")
-            act = captured[0]
-            if not isinstance(act, torch.Tensor) or act.ndim != 4:
-                raise InspectError(f"layer {layer_name} outputs a vector, not maps; pick a convolution layer")
-            (grad,) = torch.autograd.grad(logits[0, cls], act)
-    finally:
-        handle.remove()
-    weights = grad.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * act.detach()).sum(dim=1, keepdim=True))
-    cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
-    return _normalise(cam[0, 0])
 
 
 # ---- prediction ----------------------------------------------------------------------------

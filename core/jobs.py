@@ -1,6 +1,8 @@
 """Background training: a queue and one worker thread per process.
 
-Runs execute one at a time so two people pressing Train never fight over the cores. The worker
+Runs execute one at a time so two people pressing Train never fight over the cores. Short jobs —
+LR-finder sweeps and analyses (features and 2-D maps of a run, core/embedding.py) — run in the
+same thread, ahead of queued runs but never beside one. The worker
 publishes what it is doing into a `LiveRun` under a lock; front ends call `snapshot()` to read a
 copy. Nothing here knows about Streamlit (the dashboard keeps one JobRunner in st.cache_resource).
 """
@@ -37,6 +39,26 @@ class FinderJob:
 
 
 MAX_FINDER_RESULTS = 16
+
+
+@dataclass
+class AnalysisJob:
+    """Features and a 2-D map of a run's test set (core/embedding.py); like the LR finder it runs in
+    the training thread, so it never competes with a run for the cores and never blocks a page."""
+    run_id: str
+    which: str
+    method: str
+    state: str = "queued"          # queued | running | done | failed
+    fraction: float = 0.0
+    message: str = ""
+    started_at: float | None = None  # when it began running (time.time())
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.run_id, self.which, self.method
+
+
+MAX_ANALYSIS_RESULTS = 32
 
 
 @dataclass
@@ -139,6 +161,7 @@ class JobRunner:
         self._finder_jobs: deque[FinderJob] = deque()
         self._finding: str | None = None
         self._finder_results: OrderedDict[str, object] = OrderedDict()  # key -> LRFinderResult | message
+        self._analyses: OrderedDict[tuple, AnalysisJob] = OrderedDict()  # queued, running and recent ones
         self._live: LiveRun | None = None
         self._stop_event: threading.Event | None = None
         self.finished: deque[LiveRun] = deque(maxlen=20)
@@ -196,6 +219,48 @@ class JobRunner:
                 return "queued", None
         return None, None
 
+    def submit_analysis(self, run_id: str, which: str, method: str) -> AnalysisJob:
+        """Queue features + a `method` map of a run (ahead of queued runs); a copy of its job.
+        Asking again while it is queued or running returns the same job; after it ended, a new one."""
+        key = (run_id, which, method)
+        with self._wake:
+            job = self._analyses.get(key)
+            if job is None or job.state in ("done", "failed"):
+                self._analyses.pop(key, None)
+                job = self._analyses[key] = AnalysisJob(run_id, which, method)
+                while len(self._analyses) > MAX_ANALYSIS_RESULTS:
+                    oldest = next(k for k, j in self._analyses.items() if j.state in ("done", "failed"))
+                    del self._analyses[oldest]
+                self._wake.notify()
+            return copy.copy(job)
+
+    def analysis(self, run_id: str, which: str, method: str) -> AnalysisJob | None:
+        """A copy of the latest analysis job of this run, weights and method, or None."""
+        with self.lock:
+            job = self._analyses.get((run_id, which, method))
+            return copy.copy(job) if job else None
+
+    def _next_analysis(self) -> AnalysisJob | None:
+        return next((j for j in self._analyses.values() if j.state == "queued"), None)
+
+    def _analyse(self, job: AnalysisJob) -> None:
+        from core import embedding
+
+        def progress(fraction: float, message: str) -> None:
+            with self.lock:
+                job.fraction, job.message = fraction, message
+
+        try:
+            done = embedding.embedding(self.store, job.run_id, job.which, job.method, data_dir=self.data_dir,
+                                       progress=progress)
+            state, message = "done", done.note
+        except (embedding.EmbeddingError, RunError, OSError) as exc:
+            state, message = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a library failing must not end the worker thread
+            state, message = "failed", f"{type(exc).__name__}: {exc}"
+        with self.lock:
+            job.state, job.fraction, job.message = state, 1.0, message
+
     def cancel(self, run_id: str) -> bool:
         """Remove a run from the queue before it starts."""
         with self.lock:
@@ -237,7 +302,8 @@ class JobRunner:
         end = time.time() + timeout
         while time.time() < end:
             with self.lock:
-                if self._live is None and not self._queue and self._finding is None and not self._finder_jobs:
+                if (self._live is None and not self._queue and self._finding is None and not self._finder_jobs
+                        and not any(j.state in ("queued", "running") for j in self._analyses.values())):
                     return True
             time.sleep(0.05)
         return False
@@ -259,15 +325,21 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             with self._wake:
-                while not self._queue and not self._finder_jobs:
+                while not self._queue and not self._finder_jobs and self._next_analysis() is None:
                     self._wake.wait()
+                finder, analysis = None, None
                 if self._finder_jobs:
                     finder = self._finder_jobs.popleft()
                     self._finding = finder.key
                 else:
-                    finder = None
+                    analysis = self._next_analysis()
+                    if analysis is not None:
+                        analysis.state, analysis.started_at = "running", time.time()
             if finder is not None:
                 self._sweep(finder)
+                continue
+            if analysis is not None:
+                self._analyse(analysis)
                 continue
             with self._wake:
                 job = self._queue.popleft()

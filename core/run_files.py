@@ -52,6 +52,26 @@ def predictions(which: str, split: str = "test") -> str:
         f"predictions_val_{_which(which)}.safetensors"
 
 
+# Analysis caches (core/embedding.py): penultimate-layer features and 2-D projections of them.
+# Each records the stamp of the weights file it came from, so new weights make it stale.
+EMBED_METHODS = ("pca", "umap", "tsne")
+
+
+def features(which: str) -> str:
+    return f"features_{_which(which)}.safetensors"
+
+
+def embedding(which: str, method: str) -> str:
+    if method not in EMBED_METHODS:
+        raise ValueError(f"method must be one of {EMBED_METHODS}, got {method!r}")
+    return f"embedding_{_which(which)}_{method}.safetensors"
+
+
+def is_cache(name: str) -> bool:
+    """An analysis cache: derived from the weights and recomputed at will, so never exported."""
+    return name.startswith(("features_", "embedding_")) and name.endswith(".safetensors")
+
+
 def _which(which: str) -> str:
     if which not in WHICH:
         raise ValueError(f"checkpoint must be one of {WHICH}, got {which!r}")

@@ -445,12 +445,13 @@ class RunStore:
             raise RunError(f"run {run_id} is {state}; stop it (or remove it from the queue) before you {verb} it")
 
     def export_zip(self, run_id: str) -> bytes:
-        """The run folder as a zip (config, metrics, status, weights, predictions)."""
+        """The run folder as a zip (config, metrics, status, weights, predictions; not the analysis
+        caches, which are large and are computed again from the weights)."""
         path = self.path(run_id)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in sorted(path.iterdir()):
-                if f.is_file() and not f.name.startswith("."):
+                if f.is_file() and not f.name.startswith(".") and not files.is_cache(f.name):
                     zf.write(f, f"{run_id}/{f.name}")
         return buf.getvalue()
 

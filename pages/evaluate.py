@@ -1,27 +1,26 @@
 """Evaluate: how a trained run does on the test set — accuracy, per-class scores, the confusion
-matrix (click a cell to see exactly those images) and galleries of mistakes and successes, each
-image explained by its probabilities, a saliency map and Grad-CAM."""
+matrix (click a cell to see exactly those images), galleries of mistakes and successes, the
+embedding projector, and the sample view that explains any one test image (ui/sample_view.py)."""
 from __future__ import annotations
 
 from functools import partial
 
 import numpy as np
 import streamlit as st
-import torch
 
-from core import metrics, models, tables
+from core import metrics, tables
 from core import run_files as files
-from core.inspect import InspectError, grad_cam, saliency
-from ui import data_quality, evaluation, gallery, runpicker, state
+from ui import data_quality, evaluation, gallery, projector, runpicker, sample_view, state
 from ui.images import to_pil
 from ui.text import plain
 
 TABS, CELL = "evaluate_tabs", "evaluate_cell"
 TAB_WRONG, TAB_RIGHT, TAB_CELL = "Misclassified", "Correct", "Confusion cell"
+TAB_PROJECTOR, TAB_SAMPLE = "Projector", "Sample"
 TAB_ISSUES, TAB_MAP = "Label issues", "Data map (training)"
 GALLERIES_OF = "evaluate_galleries_of"  # (run id, weights) the galleries' widget state belongs to
-GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", f"{data_quality.ISSUES}_",
-                f"{data_quality.MAP}_")
+GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", "evaluate_proj_", "evaluate_sample_",
+                f"{data_quality.ISSUES}_", f"{data_quality.MAP}_")
 ORDERS = {"highest loss first": ("loss", True), "most confident first": ("confidence", True),
           "least confident first": ("confidence", False)}
 
@@ -93,39 +92,39 @@ def _tables(result: dict) -> None:
 
 # ---- one sample ----------------------------------------------------------------------------------
 
-def _explain(rec, which: str, meta: dict, image: torch.Tensor, target: int) -> None:
-    model, _ = runpicker.load_model(rec, which)
-    mean = torch.tensor(meta["mean"], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.tensor(meta["std"], dtype=torch.float32).view(-1, 1, 1)
-    x = (image.float() / 255 - mean) / std
-    maps = {}
-    try:
-        maps["Saliency"] = saliency(model, x, target)
-        convs = models.conv_layers(model)
-        if convs:
-            maps[f"Grad-CAM ({convs[-1][0]})"] = grad_cam(model, convs[-1][0], x, target)
-    except InspectError as exc:
-        st.warning(f"This model cannot be explained: {exc}")
-    cols = st.columns(1 + len(maps))
-    cols[0].image(to_pil(image, 4), caption="image", width="stretch", output_format="PNG")
-    for col, (title, heat) in zip(cols[1:], maps.items()):
-        overlay = evaluation.heat_overlay(image.numpy(), heat).transpose(2, 0, 1)
-        col.image(to_pil(overlay, 4), caption=title, width="stretch", output_format="PNG")
+def _open_sample(run_id: str, index: int) -> None:
+    """A tile or point was chosen: explain it in the Sample tab (a widget callback)."""
+    state.select_sample(run_id, index)
+    st.session_state[TABS] = TAB_SAMPLE
 
 
-def _detail(rec, which, meta, images, preds, idx: int | None, key: str) -> None:
-    if idx is None:
-        st.caption("Press the number under an image to see its probabilities, saliency map and Grad-CAM.")
-        return
+def _brief(rec, which, meta, images, preds, index: int, *, key: str) -> None:
+    """A short look at one test image beside a gallery (label issues), and the way to its full explanation."""
     classes = meta["classes"]
-    true, pred = int(preds["labels"][idx]), int(preds["preds"][idx])
-    st.markdown(f"**Test image #{idx}** — true **{classes[true]}**, predicted **{classes[pred]}** "
-                f"({preds['probs'][idx, pred]:.1%}), loss {preds['losses'][idx]:.3f}")
-    explain = st.segmented_control("Explain the score of", ["prediction", "true class"], default="prediction",
-                                   key=f"{key}_explain", disabled=true == pred)
-    _explain(rec, which, meta, images[idx], true if explain == "true class" else pred)
-    st.plotly_chart(evaluation.probability_figure(preds["probs"][idx], classes, true, top=min(10, len(classes))),
+    true, pred = int(preds["labels"][index]), int(preds["preds"][index])
+    st.markdown(f"**Test image #{index}** — true **{plain(classes[true])}**, predicted **{plain(classes[pred])}** "
+                f"({preds['probs'][index, pred]:.1%}), loss {preds['losses'][index]:.3f}")
+    st.image(to_pil(images[index], 4), width=112, output_format="PNG")
+    st.plotly_chart(evaluation.probability_figure(preds["probs"][index], classes, true, top=min(10, len(classes))),
                     key=f"{key}_probs", config={"displayModeBar": False})
+    st.button("Explain this image fully", icon=":material/troubleshoot:", key=f"{key}_explain_fully",
+              on_click=_open_sample, args=(rec.run_id, index),
+              help="Attribution maps and the nearest training images, in the Sample tab")
+
+
+def _sample_tab(rec, which, meta, images, preds) -> None:
+    index = state.selected_sample(rec.run_id)
+    if index is None or not 0 <= index < len(preds["labels"]):
+        st.info("Press the number under any test image — in the galleries, a confusion cell or the projector — "
+                "to explain it here. Or pick one by its index:")
+        chosen = st.number_input("Test image", 0, len(preds["labels"]) - 1, None, step=1, key="evaluate_sample_pick",
+                                 placeholder=f"0–{len(preds['labels']) - 1}")
+        if chosen is None:
+            return
+        state.select_sample(rec.run_id, int(chosen))
+        index = int(chosen)
+    sample_view.show(rec, which, meta, images, preds, index, key="evaluate_sample")
+    st.caption("This view's address links straight to this image (copy it from the browser's address bar).")
 
 
 # ---- galleries -------------------------------------------------------------------------------------
@@ -163,13 +162,9 @@ def _gallery_tab(rec, which, meta, images, preds, *, kind: str) -> None:
                                   correct=kind == "right", true_class=true, pred_class=pred, sort=sort,
                                   descending=descending)
     st.caption("Each tile: true class → predicted class · the probability given to the prediction. "
-               "Press a tile's number to inspect it.")
-    left, right = st.columns([3, 2])
-    with left:
-        chosen = gallery.tiles(images, indices, lambda i: _caption(preds, classes, i), key=key,
-                               empty="No test images match these filters.")
-    with right, st.container(border=True):
-        _detail(rec, which, meta, images, preds, chosen, key)
+               f"Press a tile's number to explain it in the “{TAB_SAMPLE}” tab.")
+    gallery.tiles(images, indices, lambda i: _caption(preds, classes, i), key=key, columns=6,
+                  empty="No test images match these filters.", on_pick=lambda i: _open_sample(rec.run_id, i))
 
 
 def _caption(preds, classes, i: int) -> str:
@@ -186,10 +181,13 @@ def _start_galleries_afresh_for(run_id: str, which: str) -> None:
         for k in [k for k in st.session_state if k.startswith(GALLERY_KEYS)]:
             del st.session_state[k]
     st.session_state[GALLERIES_OF] = shown
+    if state.selected_sample(run_id) is None:
+        state.clear_sample_url()  # the URL must not name an image of another run
 
 
 # ---- page ----------------------------------------------------------------------------------------
 
+state.sample_from_url()  # a deep link (?sample=RUN:INDEX) picks its run before the run picker draws
 rec, which = runpicker.pick_run_and_weights("evaluate", where="the Evaluate page", needs_predictions=True)
 _start_galleries_afresh_for(rec.run_id, which)
 preds = runpicker.load_predictions(rec, which)
@@ -225,14 +223,22 @@ if per_class.open:  # built only when opened, like the galleries below
     with per_class:
         st.plotly_chart(evaluation.per_class_figure(result["report"]), key="evaluate_per_class")
 
-tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL, TAB_ISSUES, TAB_MAP], key=TABS, on_change="rerun")
-for tab, kind in zip(tabs, ("wrong", "right", "cell", "issues", "map")):
-    if tab.open:  # only the open tab's gallery is built
-        with tab:
-            if kind == "issues":
-                data_quality.label_issues_tab(rec, which, meta, images, preds,
-                                              partial(_detail, rec, which, meta, images, preds, key="evaluate_issues"))
-            elif kind == "map":
-                data_quality.data_map_tab(rec, which, meta)
-            else:
-                _gallery_tab(rec, which, meta, images, preds, kind=kind)
+if state.selected_sample(rec.run_id) is not None and TABS not in st.session_state:
+    st.session_state[TABS] = TAB_SAMPLE  # arrived by a link to one image
+tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL, TAB_ISSUES, TAB_MAP, TAB_PROJECTOR, TAB_SAMPLE], key=TABS,
+               on_change="rerun")
+for tab, kind in zip(tabs, ("wrong", "right", "cell", "issues", "map", "projector", "sample")):
+    if not tab.open:  # only the open tab is built
+        continue
+    with tab:
+        if kind == "issues":
+            data_quality.label_issues_tab(rec, which, meta, images, preds,
+                                          partial(_brief, rec, which, meta, images, preds, key="evaluate_issues"))
+        elif kind == "map":
+            data_quality.data_map_tab(rec, which, meta)
+        elif kind == "projector":
+            projector.show(rec, which, meta, images, preds, on_open=lambda i: _open_sample(rec.run_id, i))
+        elif kind == "sample":
+            _sample_tab(rec, which, meta, images, preds)
+        else:
+            _gallery_tab(rec, which, meta, images, preds, kind=kind)

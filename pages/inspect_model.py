@@ -101,6 +101,7 @@ def _test_image(rec) -> tuple[np.ndarray, int]:
     images, labels = test.images, test.labels
     index = st.number_input(f"Test image (0–{len(images) - 1})", 0, len(images) - 1, 0, step=1,
                             key="inspect_index")
+    state.sample_button(rec, int(index), key="inspect_explain")
     return images[int(index)].numpy(), int(labels[int(index)])
 
 

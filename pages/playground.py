@@ -105,6 +105,7 @@ def _test_image(rec) -> tuple[np.ndarray, int, str]:
             or not 0 <= st.session_state.get(TEST_INDEX, -1) < len(images):
         st.session_state[TEST_INDEX] = random.randrange(len(images))
     index = st.session_state[TEST_INDEX]
+    state.sample_button(rec, index, key="play_explain")
     return images[index].numpy(), int(labels[index]), f"test image {index}"
 
 

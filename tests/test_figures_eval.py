@@ -128,3 +128,22 @@ def test_per_class_accuracy_figure_groups_bars_by_run():
     fig = compare_figs.per_class_accuracy_figure(reports)
     assert [t.name for t in fig.data] == ["a", "b"] and fig.layout.barmode == "group"
     np.testing.assert_allclose(fig.data[1].y, [0.0, 1.0])
+
+
+def test_signed_overlay_draws_evidence_for_in_red_and_against_in_blue():
+    from ui.evaluation import signed_overlay
+
+    image = np.full((3, 2, 2), 100, np.uint8)
+    out = signed_overlay(image, np.array([[1.0, -1.0], [0.0, 0.5]]))
+    assert out.shape == (2, 2, 3) and out.dtype == np.uint8
+    assert out[0, 0, 0] > out[0, 0, 2] and out[0, 1, 2] > out[0, 1, 0]  # red for, blue against
+    assert out[1, 0, 0] == out[1, 0, 2] == 60                             # no evidence: the grey image
+
+
+def test_projector_selection_gives_test_indices_from_customdata():
+    from ui.evaluation import points_from_selection
+
+    selection = {"points": [{"customdata": [12, 3, 5, 0.9]}, {"customdata": {"0": 4, "1": 1}},
+                            {"customdata": [12, 3, 5, 0.9]}, {"x": 1}]}
+    assert points_from_selection(selection) == [4, 12]
+    assert points_from_selection(None) == []

@@ -123,18 +123,23 @@ def test_a_confusion_cell_shows_exactly_its_images(app, run):
     assert any(f"{expected:,} images" in m.value for m in at.markdown)
 
 
-def test_inspecting_a_tile_shows_probabilities_and_explanations(app, run):
-    _, labels, preds = run
+def test_a_tile_opens_the_sample_view_with_every_class_and_captum_maps(app, run):
+    run_id, labels, preds = run
     at = open_evaluate(app)
     first_wrong = int(np.flatnonzero(labels != preds)[0])
     at.button(key=f"evaluate_wrong_tile_{first_wrong}").click().run()
     assert not at.exception, at.exception
+    assert at.session_state[state.SAMPLE] == (run_id, first_wrong)
+    assert at.query_params[state.SAMPLE_PARAM] == f"{run_id}:{first_wrong}", "the view is not linkable"
     assert any(f"Test image #{first_wrong}" in m.value for m in at.markdown)
     charts = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
     bars = next(c for c in charts if c["data"][0]["type"] == "bar" and c["data"][0].get("orientation") == "h")
     assert len(bars["data"][0]["y"]) == 4
-    captions = [el.proto.imgs[0].caption for el in at.get("image") if el.proto.imgs]
-    assert "Saliency" in captions and any(c.startswith("Grad-CAM") for c in captions)
+    titles = {m.value for m in at.markdown}
+    assert {"**Saliency**", "**Integrated Gradients**", "**Occlusion**"} <= titles
+    assert any(t.startswith("**Grad-CAM (") for t in titles)
+    at.toggle(key="evaluate_sample_smooth").set_value(True).run()
+    assert "**Saliency + SmoothGrad**" in {m.value for m in at.markdown}
 
 
 def test_per_class_chart_is_built_only_when_its_expander_is_open(app, run):
@@ -176,3 +181,43 @@ def test_best_weights_chosen_on_the_test_set_say_so(app, store, synthetic):
 def test_best_weights_chosen_on_a_validation_share_carry_no_warning(app, run):
     at = open_evaluate(app, **{state.SELECTED_RUN: run[0]})
     assert not [c for c in at.caption if "chosen on the test set" in c.value]
+
+
+def test_a_link_to_one_image_opens_its_sample_view(app, run):
+    run_id, labels, preds = run
+    app.query_params[state.SAMPLE_PARAM] = f"{run_id}:5"
+    at = open_evaluate(app)
+    assert at.session_state[state.SAMPLE] == (run_id, 5)
+    assert any("Test image #5" in m.value for m in at.markdown)
+    assert any(b.label == "Compute features" for b in at.button), "neighbours need features; it offers them"
+
+
+def test_the_projector_computes_pca_in_the_job_runner_and_marks_mistakes(app, run):
+    run_id, labels, preds = run
+    at = open_evaluate(app, evaluate_tabs="Projector")
+    runner = state.runner()
+    assert runner.analysis(run_id, "best", "pca") is not None, "PCA is queued as soon as the projector opens"
+    assert runner.wait_idle(60)
+    at.run()
+    assert not at.exception, at.exception
+    chart = next(c for c in (json.loads(el.proto.spec) for el in at.get("plotly_chart"))
+                 if c["data"][0]["type"] == "scattergl")
+    points = {int(array(t["customdata"])[i][0]): t["marker"]["symbol"] for t in chart["data"]
+              for i in range(len(array(t["customdata"])))}
+    assert sorted(points) == list(range(len(labels)))
+    assert {i for i, symbol in points.items() if symbol == "x"} == set(np.flatnonzero(labels != preds))
+    assert any("Select points" in i.value for i in at.info)
+    # a second visit reads the run folder's cache and queues nothing new
+    at.switch_page(state.EVALUATE).run()
+    assert runner.analysis(run_id, "best", "pca").state == "done"
+
+
+def test_the_inspect_page_opens_the_sample_view_of_its_test_image(app, run):
+    run_id, _, _ = run
+    at = app
+    at.switch_page(state.INSPECT).run()
+    at.number_input(key="inspect_index").set_value(7).run()
+    at.button(key="inspect_explain").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[state.SAMPLE] == (run_id, 7)
+    assert any("Test image #7" in m.value for m in at.markdown)

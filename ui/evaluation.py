@@ -1,5 +1,6 @@
 """Pure Plotly builders for the Evaluate page: the confusion matrix (with clickable cells),
-per-class bars, one sample's probabilities, and a heat-map overlay for saliency / Grad-CAM.
+per-class bars, one sample's probabilities, heat-map overlays for attributions, and the
+projector's scatter of test images.
 No Streamlit here, so everything is testable on its own.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import qualitative, sample_colorscale
 
 from core.metrics import normalize_rows
 
@@ -138,3 +139,82 @@ def heat_overlay(image, heat, alpha: float = 0.55) -> np.ndarray:
         raise ValueError(f"heat map {h.shape} does not match the image {img.shape[:2]}")
     colored = _lut()[(h * 255).astype(np.uint8)].astype(np.float32)
     return (img.astype(np.float32) * (1 - alpha) + colored * alpha).clip(0, 255).astype(np.uint8)
+
+
+def signed_overlay(image, heat, alpha: float = 0.7) -> np.ndarray:
+    """A (H, W, 3) uint8 picture for a signed map in [-1, 1]: the image in grey, red where the map is
+    positive (evidence for the class), blue where negative (against it), stronger for larger |value|."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 3:
+        img = img.mean(axis=0)  # grey, so the red/blue reads as the map and not as the photo's colours
+    h = np.clip(np.asarray(heat, dtype=np.float32), -1, 1)
+    if h.shape != img.shape:
+        raise ValueError(f"heat map {h.shape} does not match the image {img.shape}")
+    grey = np.repeat((img * 0.6)[..., None], 3, axis=2)
+    red, blue = np.array([230, 30, 30], np.float32), np.array([40, 110, 255], np.float32)
+    color = np.where(h[..., None] >= 0, red, blue)
+    weight = (np.abs(h) * alpha)[..., None]
+    return (grey * (1 - weight) + color * weight).clip(0, 255).astype(np.uint8)
+
+
+# ---- embedding projector -------------------------------------------------------------------
+
+def class_colors(n: int) -> list[str]:
+    palette = qualitative.Plotly + qualitative.Dark24
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def embedding_figure(coords, labels, preds, probs, class_names: Sequence[str], *, color_by: str = "true",
+                     mistakes_only: bool = False, index=None, height: int = 620) -> go.Figure:
+    """Scatter of the test images' 2-D map, one WebGL trace per class (the legend toggles classes).
+
+    Mistakes are drawn as crosses with a dark outline on top of the correct dots. Each point's
+    customdata is (test index, true, predicted, probability of the prediction), which hover shows and
+    a box/lasso selection returns; `index` gives the test index of each row when the rows are a subset.
+    """
+    xy = np.asarray(coords, dtype=np.float32)
+    test_index = np.arange(len(xy)) if index is None else np.asarray(index)
+    y, p = np.asarray(labels), np.asarray(preds)
+    conf = np.asarray(probs)[np.arange(len(p)), p] if len(p) else np.zeros(0)
+    names = [str(c) for c in class_names]
+    by = y if color_by == "true" else p
+    wrong = y != p
+    colors = class_colors(len(names))
+    fig = go.Figure()
+    for k, name in enumerate(names):
+        for mistakes in (False, True):
+            if mistakes_only and not mistakes:
+                continue
+            idx = np.flatnonzero((by == k) & (wrong == mistakes))
+            if len(idx) == 0:
+                continue
+            fig.add_trace(go.Scattergl(
+                x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, legendgroup=name,
+                showlegend=not mistakes or mistakes_only,
+                customdata=np.stack([test_index[idx], y[idx], p[idx], conf[idx]], axis=1),
+                marker=dict(color=colors[k], size=9 if mistakes else 5, opacity=1.0 if mistakes else 0.55,
+                            symbol="x" if mistakes else "circle",
+                            line=dict(width=1 if mistakes else 0, color="#222")),
+                hovertemplate=[f"#{test_index[i]}: true <b>{names[y[i]]}</b> → predicted <b>{names[p[i]]}</b>"
+                               f" ({conf[i]:.0%})<extra></extra>" for i in idx],
+            ))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=36, b=10), dragmode="lasso", hovermode="closest",  # room for the toolbar
+        legend=dict(title=f"{'true' if color_by == 'true' else 'predicted'} class", itemsizing="constant"),
+        xaxis=dict(showticklabels=False, zeroline=False, title=None),
+        yaxis=dict(showticklabels=False, zeroline=False, title=None, scaleanchor="x"),
+    )
+    return fig
+
+
+def points_from_selection(selection) -> list[int]:
+    """Test indices of the points in st.plotly_chart's selection state (box, lasso or clicks)."""
+    out: list[int] = []
+    for point in (selection or {}).get("points") or []:
+        data = point.get("customdata")
+        if data is None:
+            continue
+        values = list(data.values()) if isinstance(data, dict) else list(data)
+        if values:
+            out.append(int(values[0]))
+    return sorted(set(out))

@@ -18,13 +18,17 @@ def selected(key: str) -> int | None:
     return st.session_state.get(f"{key}_pick")
 
 
-def _pick(key: str, index: int) -> None:
+def _pick(key: str, index: int, on_pick: Callable[[int], None] | None) -> None:
     st.session_state[f"{key}_pick"] = index
+    if on_pick is not None:
+        on_pick(index)
 
 
 def tiles(images, indices, caption: Callable[[int], str], *, key: str, per_page: int = 24,
-          columns: int = 4, scale: int = 3, empty: str = "No images match.", noun: str = "test image") -> int | None:
+          columns: int = 4, scale: int = 3, empty: str = "No images match.", noun: str = "test image",
+          on_pick: Callable[[int], None] | None = None) -> int | None:
     """Draw one page of `indices` (sample indices into `images`, already ordered) as tiles.
+    `on_pick(index)` runs (as a widget callback) when a tile's button is pressed.
 
     Returns the selected sample index when it is part of `indices`, else None.
     """
@@ -52,5 +56,5 @@ def tiles(images, indices, caption: Callable[[int], str], *, key: str, per_page:
                 st.image(to_pil(images[idx], scale), width="stretch", output_format="PNG")
                 st.caption(caption(idx))
                 st.button(f"#{idx}", key=f"{key}_tile_{idx}", width="stretch", help=f"Inspect {noun} #{idx}",
-                          type="primary" if idx == chosen else "secondary", on_click=_pick, args=(key, idx))
+                          type="primary" if idx == chosen else "secondary", on_click=_pick, args=(key, idx, on_pick))
     return chosen if chosen is not None and bool((indices == chosen).any()) else None

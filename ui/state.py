@@ -33,11 +33,12 @@ LIVE_CHART = "live_chart_drawn"        # what the live chart drew last, and when
 KEPT = "kept_widgets"                  # widget key -> last value, for widgets on pages not shown
 SWEEP_SELECTED = "sweep_selected"      # sweep id the Sweeps page shows (None: the newest)
 TRAIN_BACKEND = "train_backend"        # where the Train button sends a run: "local" queue or "ray"
+SAMPLE = "selected_sample"             # (run id, test index) the Evaluate page's sample view explains
 
 DEFAULTS = {
     SELECTED_RUN: None, COMPARE_RUNS: [], TRAIN_PREFILL: None, FLASH: None, TRAIN_FORM: None,
     LAYER_STACK: None, LAYER_BASE: None, LAYER_VERSION: 0, LR_FINDER: None, LIVE_REFRESH: None, LIVE_CHART: None,
-    KEPT: {}, SWEEP_SELECTED: None, TRAIN_BACKEND: "local",
+    KEPT: {}, SWEEP_SELECTED: None, TRAIN_BACKEND: "local", SAMPLE: None,
 }
 
 # Keys whose value also survives a browser reload. A reload starts a new session, so these are
@@ -47,6 +48,7 @@ DEFAULTS = {
 # sidebar link (they clear the query string). Small selections go in the URL instead (?runs=).
 SAVED = (TRAIN_FORM, LAYER_STACK, LR_FINDER)
 RUNS_PARAM = "runs"                    # ?runs=id1,id2 on the Runs page: the compared runs
+SAMPLE_PARAM = "sample"                # ?sample=RUN_ID:INDEX on the Evaluate page: the explained test image
 
 # ---- pages (paths are what st.page_link / st.switch_page take) ----
 HOME = "pages/home.py"
@@ -225,3 +227,59 @@ def open_comparison(run_ids: list[str]) -> None:
     """Go to the Runs page comparing these runs, with them in its URL."""
     st.session_state[COMPARE_RUNS] = list(run_ids)
     st.switch_page(RUNS, query_params={RUNS_PARAM: ",".join(run_ids)} if run_ids else None)
+
+
+# ---- the explained test image: in the session and in the Evaluate page's URL ----------------
+
+def _sample_param_seen() -> str:
+    return f"_{SAMPLE_PARAM}_param_seen"
+
+
+def sample_from_url() -> None:
+    """Take ?sample=RUN_ID:INDEX from the URL once per new value (a deep link, or a reload): it selects
+    that run and image. Later choices on the page then win over the same, unchanged URL."""
+    param = st.query_params.get(SAMPLE_PARAM)
+    if not param or st.session_state.get(_sample_param_seen()) == param:
+        return
+    st.session_state[_sample_param_seen()] = param
+    run_id, _, index = param.rpartition(":")
+    if run_id and index.isdigit():
+        st.session_state[SAMPLE] = (run_id, int(index))
+        st.session_state[SELECTED_RUN] = run_id
+
+
+def selected_sample(run_id: str) -> int | None:
+    """The test index chosen for this run, if the chosen sample belongs to it."""
+    chosen = get(SAMPLE)
+    if isinstance(chosen, (tuple, list)) and len(chosen) == 2 and chosen[0] == run_id:
+        return int(chosen[1])
+    return None
+
+
+def select_sample(run_id: str, index: int) -> None:
+    """Choose the test image the sample view explains, and put it in the URL so it can be shared."""
+    st.session_state[SAMPLE] = (run_id, int(index))
+    param = f"{run_id}:{int(index)}"
+    st.session_state[_sample_param_seen()] = param
+    st.query_params[SAMPLE_PARAM] = param
+
+
+def open_sample(run_id: str, index: int) -> None:
+    """Go to the Evaluate page's sample view of this test image (from another page)."""
+    st.session_state[SAMPLE] = (run_id, int(index))
+    param = f"{run_id}:{int(index)}"
+    st.session_state[_sample_param_seen()] = param
+    st.switch_page(EVALUATE, query_params={SAMPLE_PARAM: param})
+
+
+def sample_button(rec, index: int, *, key: str) -> None:
+    """A button to the full explanation of test image `index` (attributions, neighbours), for pages
+    that show one test image; only for runs with stored predictions, which the view needs."""
+    if rec.has_predictions("best") and st.button("Explain this image fully", icon=":material/troubleshoot:",
+                                                 key=key, help="Attribution maps and nearest training images, "
+                                                               "on the Evaluate page"):
+        open_sample(rec.run_id, index)
+
+
+def clear_sample_url() -> None:
+    st.query_params.pop(SAMPLE_PARAM, None)
