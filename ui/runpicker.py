@@ -94,10 +94,19 @@ def _predictions(root: str, run_id: str, which: str, mtime: float) -> dict:
     return {k: v.numpy() for k, v in checkpoints.load_predictions(state.store(), run_id, which).items()}
 
 
-def load_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
+def read_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
+    """A run's stored test predictions as numpy arrays (cached by the file's mtime); RunError
+    when the file is missing or damaged, for pages that must carry on without them."""
     try:
         return _predictions(str(state.store().root), rec.run_id, which, mtime(rec, files.predictions(which)))
-    except (RunError, OSError) as exc:
+    except OSError as exc:
+        raise RunError(f"{files.predictions(which)} cannot be read ({exc})") from None
+
+
+def load_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
+    try:
+        return read_predictions(rec, which)
+    except RunError as exc:
         st.error(f"Predictions of run {rec.run_id} cannot be read: {exc}")
         st.stop()
 

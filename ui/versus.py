@@ -1,0 +1,218 @@
+"""Run against run, sample by sample (the Runs comparison): pick A and B among the compared runs
+and their best or last weights, see which test images each gets right (a clickable 2×2 agreement
+matrix whose cells open their images) and how each class's accuracy changed.
+
+Reads only the stored predictions files (never runs a model). The comparison of two prediction
+sets is cached by both files' signatures, so a rerun costs a lookup.
+"""
+from __future__ import annotations
+
+import hashlib
+from functools import partial
+
+import numpy as np
+import streamlit as st
+
+from core import compare, data
+from core import run_files as files
+from core.runs import RunError
+from ui import compare as compare_figs
+from ui import evaluation, gallery, runpicker, state
+from ui.text import plain
+
+KEY = "runs_versus"
+CELL = f"{KEY}_cell"            # the agreement cell whose images are shown (segmented control)
+ORDERS = {"largest change in the true class's probability": "change",
+          "A most confident first": "conf_a", "B most confident first": "conf_b", "test set order": None}
+
+
+# ---- choosing A and B -----------------------------------------------------------------------------
+
+def _side(column, side: str, records, labels, default: int):
+    options = list(range(len(records)))
+    key = f"{KEY}_{side}"
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default  # a run dropped from the comparison leaves its index stale
+    with column:
+        inner = st.columns([3, 2], vertical_alignment="bottom")
+        i = inner[0].selectbox(f"Run {side}", options, format_func=lambda j: labels[j], key=key)
+        which = inner[1].segmented_control("Weights", ["best", "last"], default="best", key=f"{key}_{side}_weights")
+    return records[i], labels[i], which or "best"
+
+
+def _signature(rec, which: str) -> tuple:
+    """Identifies one predictions file's content: the cache key of everything computed from it."""
+    try:
+        st_ = state.store().file(rec.run_id, files.predictions(which)).stat()
+        return st_.st_mtime_ns, st_.st_size
+    except OSError:
+        return 0, 0
+
+
+def _classes(rec) -> list[str]:
+    try:
+        return list(state.store().read_model(rec.run_id).classes)
+    except RunError as exc:
+        raise compare.VersusError(f"run {rec.run_id} has no readable model.json ({exc})") from None
+
+
+def _predictions(rec, label: str, which: str, classes) -> dict:
+    if not rec.has_predictions(which):
+        raise compare.VersusError(f"{label} has no stored test predictions for its {which} weights yet "
+                                  "(no finished epoch, or the file was removed).")
+    try:
+        preds = runpicker.read_predictions(rec, which)
+    except RunError as exc:
+        raise compare.VersusError(f"the predictions of {label} cannot be read: {exc}") from None
+    probs = preds["probs"]
+    if probs.shape[1] != len(classes):
+        raise compare.VersusError(f"the predictions of {label} hold probabilities for {probs.shape[1]} classes but "
+                                  f"the run has {len(classes)}; its folder is damaged.")
+    for name in ("labels", "preds"):
+        values = preds[name]
+        if values.size and (values.min() < 0 or values.max() >= len(classes)):
+            raise compare.VersusError(f"the predictions of {label} hold a class outside 0..{len(classes) - 1}; "
+                                      "its folder is damaged.")
+    return preds
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _versus(sig_a: tuple, sig_b: tuple, classes: tuple, _a: dict, _b: dict) -> dict:
+    """Agreement cells, counts, per-class changes and gallery orders; the arrays are identified
+    by their files' signatures (run id, weights, mtime, size)."""
+    y = _a["labels"]
+    result = compare.agreement(y, _a["preds"], _b["preds"])
+    rows = np.arange(len(y))
+    p_true_a, p_true_b = _a["probs"][rows, y], _b["probs"][rows, y]
+    result["order"] = {"change": np.abs(p_true_a - p_true_b), "conf_a": _a["probs"].max(axis=1),
+                       "conf_b": _b["probs"].max(axis=1)}
+    result["deltas"] = compare.class_deltas(y, _a["preds"], _b["preds"], classes)
+    return result
+
+
+# ---- the section --------------------------------------------------------------------------------
+
+def section(records, labels) -> None:
+    """The sample-by-sample comparison of two of `records` (the compared runs, `labels` their names)."""
+    st.markdown("**Sample by sample** — which test images does each run get right?")
+    left, right = st.columns(2)
+    rec_a, label_a, which_a = _side(left, "A", records, labels, 0)
+    rec_b, label_b, which_b = _side(right, "B", records, labels, 1)
+    if rec_a.run_id == rec_b.run_id and which_a == which_b:
+        st.info("A and B are the same predictions. Pick another run, or the other weights of this one.")
+        return
+    label_a, label_b = (f"{label_a} ({which_a})", f"{label_b} ({which_b})") if label_a == label_b else (label_a, label_b)
+    try:
+        classes = _classes(rec_a)
+        classes_b = _classes(rec_b)
+        a = _predictions(rec_a, f"A ({plain(label_a)})", which_a, classes)
+        b = _predictions(rec_b, f"B ({plain(label_b)})", which_b, classes_b)
+        compare.check_comparable(a, b, dataset_a=rec_a.config.dataset, dataset_b=rec_b.config.dataset,
+                                 classes_a=classes, classes_b=classes_b)
+    except compare.VersusError as exc:
+        st.warning(f"These two runs cannot be compared image by image: {exc}", icon=":material/compare_arrows:")
+        return
+    sig_a = (rec_a.run_id, which_a, *_signature(rec_a, which_a))
+    sig_b = (rec_b.run_id, which_b, *_signature(rec_b, which_b))
+    result = _versus(sig_a, sig_b, tuple(classes), a, b)
+    _agreement(result, label_a, label_b, len(a["labels"]))
+    _deltas(result["deltas"])
+    _cell_gallery(rec_a, result, a, b, classes, label_a, label_b, pair=hashlib.md5(repr((sig_a, sig_b)).encode()).hexdigest()[:8])
+
+
+def _agreement(result: dict, label_a: str, label_b: str, total: int) -> None:
+    counts = result["counts"]
+    left, right = st.columns([3, 2])
+    chart_key = f"{KEY}_matrix"
+    left.plotly_chart(compare_figs.agreement_figure(counts, label_a, label_b), key=chart_key,
+                      on_select=partial(_on_cell, chart_key), selection_mode="points",
+                      config={"displayModeBar": False})
+    acc_a = (counts["both right"] + counts["only A right"]) / max(total, 1)
+    acc_b = (counts["both right"] + counts["only B right"]) / max(total, 1)
+    net = counts["only B right"] - counts["only A right"]
+    with right:
+        st.metric("Test accuracy A → B", f"{acc_b:.2%}", f"{(acc_b - acc_a) * 100:+.2f} points from {acc_a:.2%}")
+        st.markdown(f"B fixed **{counts['only B right']:,}** images A got wrong and broke **{counts['only A right']:,}** "
+                    f"that A got right (net {net:+,}). Both runs miss **{counts['both wrong']:,}**, "
+                    f"{result['same_wrong']:,} of them with the same wrong answer.")
+        st.caption("Click a cell (or pick it below) to see its images.")
+
+
+def _on_cell(chart_key: str) -> None:
+    cell = compare_figs.agreement_cell_from_selection(st.session_state[chart_key]["selection"])
+    if cell in compare.AGREEMENT:
+        st.session_state[CELL] = cell
+
+
+def _deltas(deltas) -> None:
+    with st.expander("Per-class accuracy change, B minus A", expanded=True):
+        chart, table = st.columns([3, 2])
+        chart.plotly_chart(compare_figs.class_delta_figure(deltas), key=f"{KEY}_deltas_chart",
+                           config={"displayModeBar": False})
+        percent = st.column_config.NumberColumn(format="%.2f%%")
+        shown = deltas.assign(**{c: deltas[c] * 100 for c in ("accuracy A", "accuracy B", "change")})
+        table.dataframe(shown, hide_index=True, key=f"{KEY}_deltas", column_config={
+            "class": "Class", "support": "Images", "accuracy A": percent, "accuracy B": percent,
+            "change": st.column_config.NumberColumn("Change (points)", format="%+.2f"),
+            "fixed by B": st.column_config.NumberColumn(help="images of this class only B gets right"),
+            "broken by B": st.column_config.NumberColumn(help="images of this class only A gets right")})
+
+
+def _cell_gallery(rec_a, result, a, b, classes, label_a: str, label_b: str, pair: str) -> None:
+    counts = result["counts"]
+    if st.session_state.get(CELL) not in compare.AGREEMENT:
+        st.session_state[CELL] = "only A right" if counts["only A right"] else "only B right"
+    cell = st.segmented_control("Images", list(compare.AGREEMENT), key=CELL, required=True,
+                                format_func=lambda c: f"{c} ({counts[c]:,})")
+    cols = st.columns(2)
+    true = cols[0].selectbox("True class", [None, *range(len(classes))], key=f"{KEY}_class",
+                             format_func=lambda i: "all classes" if i is None else classes[i])
+    order = cols[1].selectbox("Order", list(ORDERS), key=f"{KEY}_order")
+    key_name = ORDERS[order]
+    indices = compare.agreement_indices(result["cell"], cell, result["order"][key_name] if key_name else None,
+                                        true_class=true, labels=a["labels"])
+    try:
+        images = data.load(rec_a.config.dataset).test.images
+    except data.DatasetError as exc:
+        st.info(f"{len(indices):,} images in this cell. Their pictures are not shown: the test images of "
+                f"{plain(rec_a.config.dataset)} are not available here ({exc}).")
+        return
+    if len(images) != len(a["labels"]):
+        st.warning(f"The test split of {plain(rec_a.config.dataset)} now has {len(images):,} images but the runs were "
+                   f"tested on {len(a['labels']):,}: the dataset changed since, so the pictures would not match.")
+        return
+    st.caption(f"Each tile: the true class, then A's and B's prediction with its probability (red = wrong). "
+               f"A = {plain(label_a)}, B = {plain(label_b)}.")
+    key = f"{KEY}_{pair}_{compare.AGREEMENT.index(cell)}"
+    left, right = st.columns([3, 2])
+    with left:
+        chosen = gallery.tiles(images, indices, partial(_caption, a, b, classes), key=key,
+                               empty="No test images in this cell" + (" of this class." if true is not None else "."))
+    with right, st.container(border=True):
+        _detail(a, b, classes, chosen, key)
+
+
+def _caption(a: dict, b: dict, classes, i: int) -> str:
+    true = int(a["labels"][i])
+
+    def said(preds: dict, side: str) -> str:
+        p = int(preds["preds"][i])
+        color = "green" if p == true else "red"
+        return f"{side} :{color}[**{classes[p]}**] {preds['probs'][i, p]:.0%}"
+
+    return f"**{classes[true]}** · {said(a, 'A')} · {said(b, 'B')}"
+
+
+def _detail(a: dict, b: dict, classes, idx: int | None, key: str) -> None:
+    if idx is None:
+        st.caption("Press the number under an image to see both runs' probabilities for it.")
+        return
+    true = int(a["labels"][idx])
+    st.markdown(f"**Test image #{idx}** — true class **{classes[true]}**")
+    top = min(5, len(classes))
+    for side, preds in (("A", a), ("B", b)):
+        pred = int(preds["preds"][idx])
+        st.caption(f"{side}: predicted **{classes[pred]}** ({preds['probs'][idx, pred]:.1%}), "
+                   f"loss {preds['losses'][idx]:.3f}")
+        st.plotly_chart(evaluation.probability_figure(preds["probs"][idx], classes, true, top=top),
+                        key=f"{key}_probs_{side}", config={"displayModeBar": False})
