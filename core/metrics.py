@@ -90,6 +90,17 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
 
 
+def check_predictions(preds: dict, class_names: Sequence[str]) -> None:
+    """A stored predictions dict (labels, preds, probs) that fits a run with these classes, or a
+    MetricsError saying what does not (a file damaged, or written for another model)."""
+    n = len(class_names)
+    probs = _array(preds["probs"], "probabilities")
+    if probs.ndim != 2 or probs.shape[1] != n:
+        raise MetricsError(f"it holds probabilities for {probs.shape[-1]} classes but the run has {n}")
+    for name, what in (("labels", "labels"), ("preds", "predictions")):
+        _check_range(_classes(preds[name], what), n, what)
+
+
 # ---- per-class table ---------------------------------------------------------------------
 
 def per_class_report(labels: Any, preds: Any, class_names: Sequence[str]) -> pd.DataFrame:
@@ -225,12 +236,15 @@ def paginate(indices: Any, page: int, per_page: int) -> tuple[np.ndarray, int]:
 # scikit-learn computes these; this section only checks the inputs, splits the multi-class problem
 # one-vs-rest and shapes the results. It is imported lazily: loading sklearn.metrics costs ~0.7 s.
 
-def probabilities(labels: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (N,) and probabilities (N, C) checked against each other, as float64."""
+def probabilities(labels: Any, probs: Any, class_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (N,) and probabilities (N, C) checked against each other (and against the run's
+    class names when given), as float64."""
     y = _classes(labels, "labels")
     prob = _array(probs, "probabilities")
     if prob.ndim != 2 or prob.shape[0] != len(y):
         raise MetricsError(f"probabilities must have shape ({len(y)}, classes), got {prob.shape}")
+    if class_names is not None and len(class_names) != prob.shape[1]:
+        raise MetricsError(f"{len(class_names)} class names for probabilities of {prob.shape[1]} classes")
     if prob.shape[1] < 2:
         raise MetricsError(f"probabilities need at least two classes, got {prob.shape[1]}")
     _check_range(y, prob.shape[1], "labels")
@@ -249,9 +263,7 @@ def one_vs_rest_curves(labels: Any, probs: Any, class_names: Sequence[str]) -> d
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
-    y, prob = probabilities(labels, probs)
-    if len(class_names) != prob.shape[1]:
-        raise MetricsError(f"{len(class_names)} class names for probabilities of {prob.shape[1]} classes")
+    y, prob = probabilities(labels, probs, class_names)
     pr, roc, ap, auc = {}, {}, [], []
     support = np.bincount(y, minlength=prob.shape[1])
     for k in range(prob.shape[1]):

@@ -12,7 +12,7 @@ import torch
 from core import metrics, models, tables
 from core import run_files as files
 from core.inspect import InspectError, grad_cam, saliency
-from ui import evaluation, gallery, runpicker, state
+from ui import evaluation, gallery, runpicker, scores, state
 from ui.images import to_pil
 from ui.text import plain
 
@@ -193,6 +193,12 @@ _start_galleries_afresh_for(rec.run_id, which)
 preds = runpicker.load_predictions(rec, which)
 meta = runpicker.load_meta(rec)
 classes = meta["classes"]
+try:
+    metrics.check_predictions(preds, classes)
+except metrics.MetricsError as exc:
+    st.error(f"The stored test predictions of run {rec.run_id} ({which} weights) do not fit the run: {exc}. The file "
+             f"{files.predictions(which)} is damaged; train the run again to evaluate it.")
+    st.stop()
 images = runpicker.load_test_images(rec)
 if len(images) != len(preds["labels"]):
     st.error(f"The test split of {plain(rec.config.dataset)} now has {len(images):,} images but this run was evaluated "
@@ -222,6 +228,7 @@ per_class = st.expander("Precision, recall and F1 per class (chart)", key="evalu
 if per_class.open:  # built only when opened, like the galleries below
     with per_class:
         st.plotly_chart(evaluation.per_class_figure(result["report"]), key="evaluate_per_class")
+scores.section(rec, which, runpicker.mtime(rec, files.predictions(which)), preds, classes)
 
 tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL], key=TABS, on_change="rerun")
 for tab, kind in zip(tabs, ("wrong", "right", "cell")):

@@ -13,7 +13,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from core import compare, data
+from core import compare, data, metrics
 from core import run_files as files
 from core.runs import RunError
 from ui import compare as compare_figs
@@ -64,15 +64,11 @@ def _predictions(rec, label: str, which: str, classes) -> dict:
         preds = runpicker.read_predictions(rec, which)
     except RunError as exc:
         raise compare.VersusError(f"the predictions of {label} cannot be read: {exc}") from None
-    probs = preds["probs"]
-    if probs.shape[1] != len(classes):
-        raise compare.VersusError(f"the predictions of {label} hold probabilities for {probs.shape[1]} classes but "
-                                  f"the run has {len(classes)}; its folder is damaged.")
-    for name in ("labels", "preds"):
-        values = preds[name]
-        if values.size and (values.min() < 0 or values.max() >= len(classes)):
-            raise compare.VersusError(f"the predictions of {label} hold a class outside 0..{len(classes) - 1}; "
-                                      "its folder is damaged.")
+    try:
+        metrics.check_predictions(preds, classes)
+    except metrics.MetricsError as exc:
+        raise compare.VersusError(f"the predictions of {label} do not fit the run: {exc}; its folder is "
+                                  "damaged.") from None
     return preds
 
 
