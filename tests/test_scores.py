@@ -125,7 +125,7 @@ def test_precision_recall_tab_shows_top_k_and_every_class_curve(app, run):
     ap = next(df.value for df in at.dataframe if "average_precision" in df.value.columns)
     assert ap["average_precision"].tolist() == [1.0] * 4
     pr = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"] == "recall")
-    assert [t["name"] for t in pr["data"]] == [f"q{k} (AP 1.000)" for k in range(4)]
+    assert [t["name"] for t in pr["data"]] == [f"q{k} (AP 1.0000)" for k in range(4)]
     at.multiselect(key="evaluate_scores_classes").unselect(0).run()
     pr = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"] == "recall")
     assert len(pr["data"]) == 3
@@ -134,7 +134,7 @@ def test_precision_recall_tab_shows_top_k_and_every_class_curve(app, run):
 def test_roc_and_calibration_tabs(app, run):
     at = open_evaluate(app, evaluate_scores_open=True, evaluate_scores_tabs="ROC")
     roc = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"] == "false positive rate")
-    assert [t["name"] for t in roc["data"]][:4] == [f"q{k} (AUC 1.000)" for k in range(4)]
+    assert [t["name"] for t in roc["data"]][:4] == [f"q{k} (AUC 1.0000)" for k in range(4)]
     at = open_evaluate(app, evaluate_scores_open=True, evaluate_scores_tabs="Calibration")
     ece = {m.label: m.value for m in at.metric}["Expected calibration error"]
     assert ece == "30.00%"  # always right, always 70% sure

@@ -31,7 +31,7 @@ def _curves(curves: dict, kind: str, shown: Sequence[int], score: str, names: li
         if k not in curves[kind]:
             continue  # no test images of this class (or only them): no curve is defined
         x, y = thin(*curves[kind][k])
-        label = f"{names[k]} ({score} {table[_SCORE_COLUMN[score]].iloc[k]:.3f})"
+        label = f"{names[k]} ({score} {table[_SCORE_COLUMN[score]].iloc[k]:.4f})"
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label, line=dict(color=PALETTE[k % len(PALETTE)], width=2),
                                  hovertemplate=f"class {names[k]}<br>{x_title} %{{x:.3f}}<br>{y_title} %{{y:.3f}}"
                                                "<extra></extra>"))
@@ -50,13 +50,19 @@ def pr_figure(curves: dict, class_names: Sequence[str], shown: Sequence[int], he
     return _curves(curves, "pr", shown, "AP", [str(c) for c in class_names], "recall", "precision", height)
 
 
-def roc_figure(curves: dict, class_names: Sequence[str], shown: Sequence[int], height: int = 460) -> go.Figure:
+def roc_figure(curves: dict, class_names: Sequence[str], shown: Sequence[int], height: int = 460,
+               log_fpr: bool = False) -> go.Figure:
     """True-positive rate against false-positive rate per shown class, AUC in the legend, and the
-    diagonal a guessing classifier would draw."""
+    diagonal a guessing classifier would draw. `log_fpr` spreads out the corner where a good
+    model's curves all sit (rates of 0 drop out of a log axis)."""
     fig = _curves(curves, "roc", shown, "AUC", [str(c) for c in class_names], "false positive rate",
                   "true positive rate", height)
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUC 0.5)", hoverinfo="skip",
+    chance = np.logspace(-5, 0, 50) if log_fpr else np.array([0.0, 1.0])
+    fig.add_trace(go.Scatter(x=chance, y=chance, mode="lines", name="chance (AUC 0.5)", hoverinfo="skip",
                              line=dict(color="#9e9e9e", dash="dash", width=1)))
+    if log_fpr:
+        fig.update_layout(xaxis=dict(type="log", range=[-4, 0], dtick=1, exponentformat="power"),
+                          yaxis=dict(scaleanchor=None))
     return fig
 
 

@@ -74,8 +74,13 @@ def _curve_tab(ident: tuple, preds: dict, classes: list[str], name: str) -> None
     score = "average_precision" if name == TAB_PR else "roc_auc"
     shown = _pick_classes(table, classes, score, name)
     left, right = st.columns([3, 2])
-    build = score_figures.pr_figure if name == TAB_PR else score_figures.roc_figure
-    left.plotly_chart(build(curves, classes, shown), key=f"{KEY}_{score}_chart")
+    if name == TAB_PR:
+        fig = score_figures.pr_figure(curves, classes, shown)
+    else:
+        log = st.toggle("Log scale for the false positive rate", key=f"{KEY}_roc_log",
+                        help="a good model's curves all hug the top-left corner; a log scale spreads it out")
+        fig = score_figures.roc_figure(curves, classes, shown, log_fpr=log)
+    left.plotly_chart(fig, key=f"{KEY}_{score}_chart")
     with right:
         _score_table(table, score)
     if name == TAB_PR:

@@ -18,6 +18,7 @@ from core import run_files as files
 from core.runs import RunError
 from ui import compare as compare_figs
 from ui import evaluation, gallery, runpicker, state
+from ui.images import to_pil
 from ui.text import plain
 
 KEY = "runs_versus"
@@ -92,8 +93,10 @@ def section(records, labels) -> None:
     """The sample-by-sample comparison of two of `records` (the compared runs, `labels` their names)."""
     st.markdown("**Sample by sample** — which test images does each run get right?")
     left, right = st.columns(2)
-    rec_a, label_a, which_a = _side(left, "A", records, labels, 0)
-    rec_b, label_b, which_b = _side(right, "B", records, labels, 1)
+    # A is the older run at first: "what did the newer experiment fix, and what did it break?"
+    by_age = sorted(range(len(records)), key=lambda i: records[i].status.created_at if records[i].status else 0)
+    rec_a, label_a, which_a = _side(left, "A", records, labels, by_age[0])
+    rec_b, label_b, which_b = _side(right, "B", records, labels, by_age[1])
     if rec_a.run_id == rec_b.run_id and which_a == which_b:
         st.info("A and B are the same predictions. Pick another run, or the other weights of this one.")
         return
@@ -142,16 +145,17 @@ def _on_cell(chart_key: str) -> None:
 
 def _deltas(deltas) -> None:
     with st.expander("Per-class accuracy change, B minus A", expanded=True):
-        chart, table = st.columns([3, 2])
+        chart, table = st.columns(2)
         chart.plotly_chart(compare_figs.class_delta_figure(deltas), key=f"{KEY}_deltas_chart",
                            config={"displayModeBar": False})
-        percent = st.column_config.NumberColumn(format="%.2f%%")
         shown = deltas.assign(**{c: deltas[c] * 100 for c in ("accuracy A", "accuracy B", "change")})
         table.dataframe(shown, hide_index=True, key=f"{KEY}_deltas", column_config={
-            "class": "Class", "support": "Images", "accuracy A": percent, "accuracy B": percent,
-            "change": st.column_config.NumberColumn("Change (points)", format="%+.2f"),
-            "fixed by B": st.column_config.NumberColumn(help="images of this class only B gets right"),
-            "broken by B": st.column_config.NumberColumn(help="images of this class only A gets right")})
+            "class": "Class", "support": "Images",
+            "accuracy A": st.column_config.NumberColumn("A", format="%.2f%%", help="accuracy of A on this class"),
+            "accuracy B": st.column_config.NumberColumn("B", format="%.2f%%", help="accuracy of B on this class"),
+            "change": st.column_config.NumberColumn("Change", format="%+.2f", help="B minus A, percentage points"),
+            "fixed by B": st.column_config.NumberColumn("Fixed", help="images of this class only B gets right"),
+            "broken by B": st.column_config.NumberColumn("Broken", help="images of this class only A gets right")})
 
 
 def _cell_gallery(rec_a, result, a, b, classes, label_a: str, label_b: str, pair: str) -> None:
@@ -185,7 +189,7 @@ def _cell_gallery(rec_a, result, a, b, classes, label_a: str, label_b: str, pair
         chosen = gallery.tiles(images, indices, partial(_caption, a, b, classes), key=key,
                                empty="No test images in this cell" + (" of this class." if true is not None else "."))
     with right, st.container(border=True):
-        _detail(a, b, classes, chosen, key)
+        _detail(images, a, b, classes, chosen, key)
 
 
 def _caption(a: dict, b: dict, classes, i: int) -> str:
@@ -196,15 +200,17 @@ def _caption(a: dict, b: dict, classes, i: int) -> str:
         color = "green" if p == true else "red"
         return f"{side} :{color}[**{classes[p]}**] {preds['probs'][i, p]:.0%}"
 
-    return f"**{classes[true]}** · {said(a, 'A')} · {said(b, 'B')}"
+    return f"true **{classes[true]}**  \n{said(a, 'A')} · {said(b, 'B')}"
 
 
-def _detail(a: dict, b: dict, classes, idx: int | None, key: str) -> None:
+def _detail(images, a: dict, b: dict, classes, idx: int | None, key: str) -> None:
     if idx is None:
         st.caption("Press the number under an image to see both runs' probabilities for it.")
         return
     true = int(a["labels"][idx])
-    st.markdown(f"**Test image #{idx}** — true class **{classes[true]}**")
+    picture, title = st.columns([1, 3], vertical_alignment="center")
+    picture.image(to_pil(images[idx], 4), width="stretch", output_format="PNG")
+    title.markdown(f"**Test image #{idx}** — true class **{classes[true]}**")
     top = min(5, len(classes))
     for side, preds in (("A", a), ("B", b)):
         pred = int(preds["preds"][idx])
