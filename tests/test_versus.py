@@ -122,7 +122,7 @@ def test_the_comparison_shows_the_agreement_and_opens_a_cells_images(app, pair):
     assert "B fixed **8** images" in _markdown(at)
     at.segmented_control(key="runs_versus_cell").set_value("only B right").run()
     tiles = [c.value for c in at.caption if c.value.startswith("true **q")]
-    assert len(tiles) == 8 and all(":red[" in t.split("· B")[0] and ":green[" in t.split("· B")[1] for t in tiles)
+    assert len(tiles) == 8 and all(":red[" in t.split("\nB")[0] and ":green[" in t.split("\nB")[1] for t in tiles)
     deltas = next(df.value for df in at.dataframe if "fixed by B" in df.value.columns)
     assert deltas["fixed by B"].sum() == 8 and deltas["broken by B"].sum() == 1
 

@@ -200,7 +200,7 @@ def _caption(a: dict, b: dict, classes, i: int) -> str:
         color = "green" if p == true else "red"
         return f"{side} :{color}[**{classes[p]}**] {preds['probs'][i, p]:.0%}"
 
-    return f"true **{classes[true]}**  \n{said(a, 'A')} · {said(b, 'B')}"
+    return f"true **{classes[true]}**  \n{said(a, 'A')}  \n{said(b, 'B')}"
 
 
 def _detail(images, a: dict, b: dict, classes, idx: int | None, key: str) -> None:
