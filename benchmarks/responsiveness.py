@@ -98,6 +98,7 @@ def build_store(ck: Path, data_root: Path) -> tuple[str, str]:
     """
     from core import checkpoints, data, models
     from core.config import OPTIMIZERS, RunConfig
+    from core.run_files import ModelMeta
     from core.runs import RunStore
 
     store = RunStore(ck)
@@ -117,15 +118,17 @@ def build_store(ck: Path, data_root: Path) -> tuple[str, str]:
                  "val_acc": acc[e], "lr": cfg.lr, "epoch_seconds": 6.0, "elapsed_seconds": 6.0 * (e + 1)}
                 for e in range(N_EPOCHS)]
         store.write_metrics(run_id, rows)
-        store.write_json(run_id, "model.json", {
+        store.write_model(run_id, ModelMeta.parse({
             "classes": ds.classes, "mean": list(ds.mean), "std": list(ds.std), "image_shape": list(ds.shape),
-            "arch": "lenet5", "params": params, "dataset_title": ds.title, "digits": True})
+            "arch": "lenet5", "params": params, "dataset_title": ds.title, "digits": True}))
         best = int(np.argmax(acc))
-        store.write_status(run_id, status="completed", message=f"finished {N_EPOCHS} epochs", name=f"run {i:03d}",
-                           created_at=base + i * 3600, started_at=base + i * 3600, finished_at=base + i * 3600 + 60,
-                           epochs_done=N_EPOCHS, best_epoch=best + 1, best_val_acc=float(acc[best]),
-                           last_val_acc=float(acc[-1]), train_seconds=60.0, params=params,
-                           test_acc=float(acc[-1]), best_test_acc=float(acc[best]), pid=None)
+        store.transition(run_id, "running", started_at=base + i * 3600)
+        store.transition(run_id, "completed", message=f"finished {N_EPOCHS} epochs", name=f"run {i:03d}",
+                         created_at=base + i * 3600, finished_at=base + i * 3600 + 60,
+                         epochs_done=N_EPOCHS, best_epoch=best + 1, best_val_acc=float(acc[best]),
+                         last_val_acc=float(acc[-1]), train_seconds=60.0, params=params,
+                         test_acc=float(acc[-1]), best_test_acc=float(acc[best]))
+        store.release(run_id)
         folder = store.path(run_id)
         if first is None:
             first = folder

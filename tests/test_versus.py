@@ -112,8 +112,7 @@ def _markdown(at) -> str:
 def test_the_comparison_shows_the_agreement_and_opens_a_cells_images(app, pair):
     at = open_runs(app, pair)
     # the table lists the newest run first; A is the older run, B the newer experiment
-    assert [at.selectbox(key=f"runs_versus_{s}").format_func(at.selectbox(key=f"runs_versus_{s}").value)
-            for s in "AB"] == ["sgd run", "adam run"]
+    assert [at.selectbox(key=f"runs_versus_{s}").value for s in "AB"] == list(pair)
     chart = next(el for el in at.get("plotly_chart") if "agreement" in el.proto.spec)
     text = json.loads(chart.proto.spec)["data"][0]["text"]
     # 64 test images: A wrong on 16 (i % 4 == 0), B on 8 (i % 8 == 0) and #1
@@ -145,3 +144,22 @@ def test_a_damaged_predictions_file_is_named_and_the_page_carries_on(app, pair, 
     warning = next(w.value for w in at.warning if "cannot be compared" in w.value)
     assert "predictions_best.safetensors is damaged" in warning
     assert any("Comparing 2 runs" in s.value for s in at.subheader)
+
+
+def test_the_same_run_against_itself_needs_other_weights(app, pair, store, synthetic):
+    at = open_runs(app, pair)
+    at.selectbox(key="runs_versus_B").set_value(pair[0]).run()
+    assert any("A and B are the same predictions" in i.value for i in at.info)
+    labels = synthetic.test.labels
+    _put_predictions(store, pair[0], labels, (labels + 1) % 4, which="last")  # the last epoch: all wrong
+    at.segmented_control(key="runs_versus_B_weights").set_value("last").run()
+    assert not at.exception, at.exception
+    assert "B fixed **0** images A got wrong and broke **48**" in _markdown(at)
+
+
+def test_predictions_for_other_classes_are_refused(app, pair, store, synthetic):
+    labels = synthetic.test.labels
+    checkpoints.save_predictions(store, pair[1], "best", labels, labels.clone(), torch.full((len(labels), 3), 1 / 3),
+                                 torch.zeros(len(labels)))
+    at = open_runs(app, pair)
+    assert any("probabilities for 3 classes but the run has 4" in w.value for w in at.warning)

@@ -30,14 +30,16 @@ ORDERS = {"largest change in the true class's probability": "change",
 # ---- choosing A and B -----------------------------------------------------------------------------
 
 def _side(column, side: str, records, labels, default: int):
-    options = list(range(len(records)))
+    ids = [r.run_id for r in records]
+    names = dict(zip(ids, labels))
     key = f"{KEY}_{side}"
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default  # a run dropped from the comparison leaves its index stale
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[default]  # first visit, or its run left the comparison
     with column:
         inner = st.columns([3, 2], vertical_alignment="bottom")
-        i = inner[0].selectbox(f"Run {side}", options, format_func=lambda j: labels[j], key=key)
-        which = inner[1].segmented_control("Weights", ["best", "last"], default="best", key=f"{key}_{side}_weights")
+        run_id = inner[0].selectbox(f"Run {side}", ids, format_func=names.get, key=key)
+        which = inner[1].segmented_control("Weights", ["best", "last"], default="best", key=f"{KEY}_{side}_weights")
+    i = ids.index(run_id)
     return records[i], labels[i], which or "best"
 
 
@@ -76,7 +78,7 @@ def _predictions(rec, label: str, which: str, classes) -> dict:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _versus(sig_a: tuple, sig_b: tuple, classes: tuple, _a: dict, _b: dict) -> dict:
     """Agreement cells, counts, per-class changes and gallery orders; the arrays are identified
-    by their files' signatures (run id, weights, mtime, size)."""
+    by their files' signatures (store, run id, weights, mtime, size)."""
     y = _a["labels"]
     result = compare.agreement(y, _a["preds"], _b["preds"])
     rows = np.arange(len(y))
@@ -111,8 +113,9 @@ def section(records, labels) -> None:
     except compare.VersusError as exc:
         st.warning(f"These two runs cannot be compared image by image: {exc}", icon=":material/compare_arrows:")
         return
-    sig_a = (rec_a.run_id, which_a, *_signature(rec_a, which_a))
-    sig_b = (rec_b.run_id, which_b, *_signature(rec_b, which_b))
+    root = str(state.store().root)
+    sig_a = (root, rec_a.run_id, which_a, *_signature(rec_a, which_a))
+    sig_b = (root, rec_b.run_id, which_b, *_signature(rec_b, which_b))
     result = _versus(sig_a, sig_b, tuple(classes), a, b)
     _agreement(result, label_a, label_b, len(a["labels"]))
     _deltas(result["deltas"])
