@@ -163,3 +163,15 @@ def test_predictions_for_other_classes_are_refused(app, pair, store, synthetic):
                                  torch.zeros(len(labels)))
     at = open_runs(app, pair)
     assert any("probabilities for 3 classes but the run has 4" in w.value for w in at.warning)
+
+
+def test_images_wait_while_a_compared_run_trains(app, pair, store):
+    from tests.conftest import put_status
+
+    put_status(store, pair[1], status="queued", pid=None)
+    store.claim(pair[1])  # this process holds it, so it reads as queued, not interrupted
+    at = open_runs(app, pair)
+    assert any("hidden while a compared run" in c.value for c in at.caption)
+    assert not any(c.value.startswith("true **q") for c in at.caption)
+    assert any("agreement" in el.proto.spec for el in at.get("plotly_chart"))
+    store.release(pair[1])

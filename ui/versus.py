@@ -119,6 +119,12 @@ def section(records, labels) -> None:
     result = _versus(sig_a, sig_b, tuple(classes), a, b)
     _agreement(result, label_a, label_b, len(a["labels"]))
     _deltas(result["deltas"])
+    if any(r.state in compare.ACTIVE for r in records) and not st.toggle(
+            "Show the images", key=f"{KEY}_images_live",
+            help="While a compared run trains this section is redrawn every few seconds, and sending 24 images "
+                 "each time takes CPU time the training needs."):
+        st.caption("The images of each cell are hidden while a compared run is queued or training.")
+        return
     _cell_gallery(rec_a, result, a, b, classes, label_a, label_b, pair=hashlib.md5(repr((sig_a, sig_b)).encode()).hexdigest()[:8])
 
 
