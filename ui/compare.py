@@ -91,6 +91,7 @@ def agreement_figure(counts: dict[str, int], label_a: str, label_b: str, height:
     axis = dict(tickmode="array", tickvals=[0, 1], showgrid=False, zeroline=False, fixedrange=True)
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select", dragmode=False,
+        hovermode="closest", hoverdistance=-1,  # a click anywhere in a cell picks its marker, not only near it
         xaxis=dict(axis, ticktext=["right", "wrong"], title=f"B: {label_b}", range=[-0.5, 1.5], side="top"),
         yaxis=dict(axis, ticktext=["right", "wrong"], title=f"A: {label_a}", range=[1.5, -0.5]),
     )

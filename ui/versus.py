@@ -33,11 +33,14 @@ def _side(column, side: str, records, labels, default: int):
     ids = [r.run_id for r in records]
     names = dict(zip(ids, labels))
     key = f"{KEY}_{side}"
-    if st.session_state.get(key) not in ids:
-        st.session_state[key] = ids[default]  # first visit, or its run left the comparison
+    if key in st.session_state and st.session_state[key] not in ids:
+        del st.session_state[key]  # its run left the comparison
+    # the default goes in as `index`: a value put into session state first reached the browser's
+    # selectbox as option 0, and the next rerun (a click on the matrix) sent that back
+    index = ids.index(st.session_state[key]) if key in st.session_state else default
     with column:
         inner = st.columns([3, 2], vertical_alignment="bottom")
-        run_id = inner[0].selectbox(f"Run {side}", ids, format_func=names.get, key=key)
+        run_id = inner[0].selectbox(f"Run {side}", ids, index=index, format_func=names.get, key=key)
         which = inner[1].segmented_control("Weights", ["best", "last"], default="best", key=f"{KEY}_{side}_weights")
     i = ids.index(run_id)
     return records[i], labels[i], which or "best"
