@@ -1,5 +1,6 @@
 """Evaluation analysis over stored predictions: confusion matrices, per-class metrics,
-most-confused pairs and the index selections behind the Evaluate page's galleries.
+most-confused pairs, the index selections behind the Evaluate page's galleries, and (with
+scikit-learn) one-vs-rest precision-recall and ROC curves, calibration and top-k accuracy.
 
 Everything takes labels / predictions / probabilities as numpy arrays or torch tensors (any
 device) and returns numpy arrays, pandas DataFrames or plain numbers. All of it is vectorised,

@@ -68,7 +68,7 @@ def roc_figure(curves: dict, class_names: Sequence[str], shown: Sequence[int], h
 
 def reliability_figure(result: dict, height: int = 520) -> go.Figure:
     """Top: each confidence bin's accuracy (bars) against the diagonal of perfect calibration, the
-    gap shaded. Bottom: how many test images fall in each bin (log scale: most sit near 100%)."""
+    gap to the bin's mean confidence hatched (above the bar: over-confident; inside it: under). Bottom: how many test images fall in each bin (log scale: most sit near 100%)."""
     bins = result["bins"]
     centre = ((bins["low"] + bins["high"]) / 2).to_numpy()
     width = (bins["high"] - bins["low"]).to_numpy()
@@ -80,7 +80,9 @@ def reliability_figure(result: dict, height: int = 520) -> go.Figure:
     fig.add_trace(go.Bar(x=centre, y=acc, width=width, name="accuracy in the bin", marker_color="#1f77b4",
                          marker_line=dict(color="white", width=1), customdata=custom, hovertemplate=hover), 1, 1)
     fig.add_trace(go.Bar(x=centre, y=conf - acc, base=acc, width=width, name="gap to its mean confidence",
-                         marker=dict(color="rgba(214,39,40,0.30)", line=dict(color="#d62728", width=1)),
+                         # hatched, not filled: under-confident bins draw their gap inside the blue bar
+                         marker=dict(color="rgba(0,0,0,0)", line=dict(color="#d62728", width=1),
+                                     pattern=dict(shape="/", fgcolor="#d62728", size=6)),
                          customdata=custom, hovertemplate=hover), 1, 1)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", hoverinfo="skip",
                              line=dict(color="#555", dash="dash", width=1)), 1, 1)
@@ -89,7 +91,7 @@ def reliability_figure(result: dict, height: int = 520) -> go.Figure:
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), barmode="overlay", bargap=0,
                       legend=dict(orientation="h", y=1.06), hovermode="closest")
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(title_text="images", type="log", row=2, col=1)
+    fig.update_yaxes(title_text="images", type="log", dtick=1, row=2, col=1)
     fig.update_xaxes(range=[0, 1], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title_text="confidence (probability of the predicted class)", range=[0, 1], tickformat=".0%",
                      row=2, col=1)

@@ -131,6 +131,7 @@ def _calibration_tab(ident: tuple, preds: dict) -> None:
         st.metric("Expected calibration error", f"{result['ece']:.2%}",
                   help="the gap between confidence and accuracy, averaged over the bins weighted by their images")
         st.metric("Largest gap in a bin", f"{result['max_gap']:.2%}")
-        st.caption("Of the images a model predicts with 80% confidence, about 80% should be right. Bars under the "
-                   "diagonal mean over-confidence, above it under-confidence. The lower chart counts the images "
-                   "in each bin: a bin of a few images says little.")
+        st.caption("Of the images a model predicts with 80% confidence, about 80% should be right. The hatched "
+                   "box runs from a bin's accuracy to its mean confidence: above the bar, the model was "
+                   "over-confident there; inside it, under-confident. The lower chart counts the images in each "
+                   "bin: a bin of a few images says little.")
