@@ -18,6 +18,7 @@ pages = {
     ],
     "Study": [
         st.Page(state.RUNS, title="Runs", icon=":material/table_chart:"),
+        st.Page(state.SWEEPS, title="Sweeps", icon=":material/tune:"),
         st.Page(state.EVALUATE, title="Evaluate", icon=":material/fact_check:"),
         st.Page(state.INSPECT, title="Inspect", icon=":material/visibility:"),
         st.Page(state.PLAYGROUND, title="Playground", icon=":material/draw:"),

@@ -11,6 +11,8 @@ Modules:
     trainer   one run end to end: data + model + engine + store (CLI and job runner)
     jobs      background job runner: a queue and one worker thread
     metrics   confusion matrices, per-class metrics, most-confused pairs
+    datamap   Dataset Cartography: per-image confidence recorded in training, regions
+    label_issues  cleanlab's label-issue finder on a run's out-of-sample predictions
     inspect   filters, feature maps, saliency / Grad-CAM
     preprocess  drawings and uploaded images -> model input
     presets   named configurations

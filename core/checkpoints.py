@@ -40,24 +40,27 @@ def load_weights(store: RunStore, run_id: str, which: str = "best") -> dict[str,
 
 
 def save_predictions(store: RunStore, run_id: str, which: str, labels, preds, probs, losses, *,
-                     record: bool = True) -> dict[str, int]:
+                     record: bool = True, split: str = "test", index=None) -> dict[str, int]:
+    """`index`: for the validation share, each image's position in the dataset's training split."""
     tensors = {
         "labels": labels.to(torch.int64).cpu().contiguous(),
         "preds": preds.to(torch.int64).cpu().contiguous(),
         "probs": probs.to(torch.float32).cpu().contiguous(),
         "losses": losses.to(torch.float32).cpu().contiguous(),
     }
-    return _save(store, run_id, files.predictions(which), st_save(tensors), record)
+    if index is not None:
+        tensors["index"] = index.to(torch.int64).cpu().contiguous()
+    return _save(store, run_id, files.predictions(which, split), st_save(tensors), record)
 
 
-def load_predictions(store: RunStore, run_id: str, which: str = "best") -> dict[str, torch.Tensor]:
-    path = store.file(run_id, files.predictions(which))
+def load_predictions(store: RunStore, run_id: str, which: str = "best", split: str = "test") -> dict[str, torch.Tensor]:
+    path = store.file(run_id, files.predictions(which, split))
     data = _read_safetensors(path, "predictions")
     missing = {"labels", "preds", "probs", "losses"} - set(data)
     if missing:
         raise RunError(f"{path.name} lacks {', '.join(sorted(missing))}; the run folder is damaged")
-    n = len(data["labels"])
-    if any(len(data[k]) != n for k in ("preds", "probs", "losses")) or data["probs"].ndim != 2:
+    lengths = {len(v) for k, v in data.items() if k in ("labels", "preds", "probs", "losses", "index")}
+    if len(lengths) != 1 or data["probs"].ndim != 2:
         raise RunError(f"{path.name} holds arrays of different lengths; the run folder is damaged")
     return data
 

@@ -71,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", help="start from a named configuration (see `presets`)")
     train.add_argument("--config", help="start from a config.json file")
     add_config_flags(train)
+    add_backend_flags(train)
+    add_sweep_parser(add)
     resume = add("resume", help="continue a stopped, interrupted or failed run")
     resume.add_argument("run_id")
+    add_backend_flags(resume)
     add("runs", help="table of saved runs")
     add("presets", help="named configurations")
     add("datasets", help="datasets and where their files are")
@@ -81,7 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("dataset")
     add_import_parser(add)
     add_export_predict(add)
+    issues = add("label-issues", help="test images whose label is probably wrong (cleanlab), most suspicious first",
+                 description="One line per image: its index, the given label, the suggested label and the score "
+                             "(cleanlab's self-confidence: the probability the model gives the given label; lower "
+                             "is more suspicious), and * when cleanlab's confident learning flags it. A summary goes "
+                             "to standard error. Exit status: 0 done, 1 the finder cannot run on this run, 2 unknown "
+                             "or damaged run.")
+    issues.add_argument("run_id")
+    issues.add_argument("--top", type=int, help="print only the N most suspicious images")
+    issues.add_argument("--which", default="best", choices=("best", "last"), help="which weights' predictions "
+                        "(default: best)")
+    issues.add_argument("--split", default="test", choices=("test", "val"),
+                        help="test: the test set (default); val: the run's validation share (indices are "
+                             "positions in the dataset's training split)")
     return parser
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    from core.ray_backend import ADDRESS_ENV, INSTALL_HINT, LOCAL
+
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="where to train: this process (local, the default) or as Ray tasks on a Ray cluster "
+                             f"(ray; needs `{INSTALL_HINT}`)")
+    parser.add_argument("--ray-address", default=None,
+                        help=f"with --backend ray: the cluster's address (host:port, ray://host:10001 or auto), or "
+                             f"{LOCAL} to start a Ray on this machine (default: ${ADDRESS_ENV}, else {LOCAL})")
 
 
 def add_export_predict(add) -> None:
@@ -158,14 +185,71 @@ def main(argv=None) -> int:
 def cmd_train(args, store) -> int:
 
     cfg = config_from_args(args)
+    on_ray = getattr(args, "backend", "local") == "ray"
+    if on_ray:
+        from core import ray_backend
+
+        ray_backend.connect(args.ray_address)  # RayUnavailable (exit 2) before any run exists
     run_id = store.create(cfg, preset=args.preset)
     print(f"run {run_id} → {store.path(run_id)}")
+    if on_ray:
+        return _train_on_ray(store, run_id, args)
     return _train(store, run_id, args, resume=False)
 
 
 def cmd_resume(args, store) -> int:
-    store.begin_resume(args.run_id, queued=False)  # RunError (exit 2) says why not
+    on_ray = getattr(args, "backend", "local") == "ray"
+    if on_ray:
+        from core import ray_backend
+
+        ray_backend.connect(args.ray_address)
+    store.begin_resume(args.run_id, queued=on_ray)  # RunError (exit 2) says why not
+    if on_ray:
+        return _train_on_ray(store, args.run_id, args)
     return _train(store, args.run_id, args, resume=True)
+
+
+def _train_on_ray(store, run_id, args) -> int:
+    """Send the run to Ray and follow it from its folder, as the dashboard does; Ctrl+C stops it."""
+    import time
+
+    from core import ray_backend
+
+    batch = ray_backend.submit_runs(store, [run_id], address=args.ray_address, data_dir=args.data_dir)
+    print(f"sent to Ray ({ray_backend.resolve_address(args.ray_address)}); Ctrl+C stops it")
+
+    def stop(*_):
+        batch.stop()
+        print("stopping after the current batch…")
+
+    previous = signal.signal(signal.SIGINT, stop)
+    shown, state = 0, None
+    try:
+        while True:
+            done = batch.done()
+            rec = store.record(run_id)
+            if rec.state != state and not done:
+                state = rec.state
+                where = f" (worker pid {rec.status.pid} on {rec.status.host})" if state == "running" else ""
+                print(f"{state}{where}")
+            for row in rec.metrics[shown:]:
+                print(f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}  "
+                      f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.2%}  lr {row['lr']:.3g}  "
+                      f"{row['epoch_seconds']:.1f}s")
+            shown = len(rec.metrics)
+            if done:
+                break
+            time.sleep(0.5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    status, message = batch.results()[run_id]
+    print(f"{status}: {message}")
+    rec = store.record(run_id)
+    if rec.status is not None and rec.status.epochs_done:
+        test = f"{rec.status.test_acc:.2%}" if rec.status.test_acc is not None else "not measured"
+        print(f"best validation accuracy {rec.status.best_val_acc or 0:.2%} at epoch {rec.status.best_epoch}; "
+              f"test accuracy {test} (last weights)")
+    return {"completed": 0, "stopped": EXIT_STOPPED}.get(status, EXIT_FAILED)
 
 
 def _train(store, run_id, args, *, resume) -> int:
@@ -299,6 +383,29 @@ def cmd_predict(args, store) -> int:
     return 1 if skipped else 0
 
 
+def cmd_label_issues(args, store) -> int:
+    from core import label_issues
+
+    if args.top is not None and args.top < 1:
+        print("error: --top must be at least 1", file=sys.stderr)
+        return 2
+    classes = store.read_model(args.run_id).classes
+    try:
+        table = label_issues.for_run(store, args.run_id, args.which, args.split)
+    except label_issues.LabelIssueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    shown = min(len(table), args.top or len(table))
+    print(f"{len(table)} image(s) of the {label_issues.SPLIT_TITLES[args.split]} of run {args.run_id} whose given "
+          f"label the {args.which} weights dispute, {int(table['flagged'].sum())} of them flagged by cleanlab's "
+          f"confident learning (find_label_issues; marked *); ranked by cleanlab's label quality score "
+          f"(self-confidence). Showing {shown}. Columns: index, given label, suggested label, score.",
+          file=sys.stderr)
+    for line in label_issues.lines(table, classes, args.top):
+        print(line)
+    return 0
+
+
 # ---- import ----------------------------------------------------------------------------------
 
 def add_import_parser(add) -> None:
@@ -334,7 +441,7 @@ def cmd_import(args, store) -> int:
     print("\n".join(plan.describe()))
     held = "" if plan.has_test_split else f", {args.test_share:g} of each class held out as the test set"
     print(f"Will import as folder:{args.name} at {size}×{size} {'grayscale' if grayscale else 'RGB'}{held}.")
-    if not args.yes and not _confirmed():
+    if not args.yes and not _confirmed("Import?", "importing", "Nothing imported."):
         return 1
     try:
         rep = data.import_image_folder(
@@ -353,17 +460,135 @@ def cmd_import(args, store) -> int:
     return 0
 
 
-def _confirmed() -> bool:
-    if not sys.stdin.isatty():  # a script or pipe cannot answer; importing unasked would surprise it
-        print("error: not importing without confirmation, and standard input is not a terminal to ask on; "
-              "pass --yes to import.", file=sys.stderr)
+def _confirmed(question: str, doing: str, declined: str) -> bool:
+    if not sys.stdin.isatty():  # a script or pipe cannot answer; acting unasked would surprise it
+        print(f"error: not {doing} without confirmation, and standard input is not a terminal to ask on; "
+              "pass --yes to go ahead.", file=sys.stderr)
         return False
-    if input("Import? [y/N] ").strip().lower() in ("y", "yes"):
+    if input(f"{question} [y/N] ").strip().lower() in ("y", "yes"):
         return True
-    print("Nothing imported.")
+    print(declined)
     return False
 
 
-COMMANDS = {"train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
+# ---- sweep -----------------------------------------------------------------------------------
+
+def add_sweep_parser(add) -> None:
+    p = add("sweep", help="train several runs with some fields varied (a grid or random draws) and compare them",
+            description="Every `train` flag works here too and fixes that field for all runs. Exit status: 0 every "
+                        "run completed or was stopped by the median rule, 1 some run failed or was stopped, "
+                        "2 the sweep is invalid or was not confirmed.")
+    p.add_argument("--preset", help="start from a named configuration (see `presets`)")
+    p.add_argument("--config", help="start from a config.json file")
+    p.add_argument("--grid", action="append", default=[], metavar="FIELD=VALUES",
+                   help="vary a field: listed values (lr=0.003,0.01,0.03; optimizer=sgd,adam) or a log-uniform "
+                        "range low:high (lr=0.0001:0.1, needs --random). Repeat for more fields.")
+    p.add_argument("--seeds", type=int, default=1, help="run each combination with this many seeds (default: 1)")
+    p.add_argument("--random", type=int, default=0, metavar="N",
+                   help="draw N random combinations instead of running the full grid (default: the full grid)")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of the random draws (default: 0)")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="median stopping rule: after --grace-epochs, stop a run whose best validation accuracy "
+                        "is below the median of the other runs' at the same epoch")
+    p.add_argument("--grace-epochs", type=int, default=1, help="epochs before the median rule looks (default: 1)")
+    add_backend_flags(p)
+    p.add_argument("--yes", action="store_true", help="start without asking for confirmation")
+    add_config_flags(p)
+
+
+def cmd_sweep(args, store) -> int:
+    from core import sweeps
+
+    try:
+        return _sweep(args, store)
+    except sweeps.SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _sweep(args, store) -> int:
+    import os
+
+    from core import sweeps
+
+    base = config_from_args(args)
+    axes = tuple(sweeps.parse_grid_arg(g) for g in args.grid)
+    fixed = [a.field for a in axes if getattr(args, a.field, None) is not None]
+    if fixed:
+        raise ConfigError([f"{f} is both fixed ({_flag(f)}) and varied (--grid {f}=...); keep one" for f in fixed])
+    spec = sweeps.SweepSpec(base, axes, seeds=args.seeds, random=args.random, sample_seed=args.sample_seed,
+                            early_stopping=args.early_stopping, grace_epochs=max(args.grace_epochs, 1),
+                            name=base.name)  # --name names the sweep; its runs are "NAME · lr=…"
+    configs = spec.configs()
+    ray = sweeps.ray_backend() if args.backend == "ray" else None
+    _, words = sweeps.estimate(store, configs)
+    varied = ", ".join(f"{a.field}={a.text()}" for a in axes) + (f", {args.seeds} seeds" if args.seeds > 1 else "")
+    print(f"Sweep of {len(configs)} runs ({varied.strip(', ')}) on the {args.backend} backend.")
+    print(f"Time: {words}.")
+    if args.early_stopping:
+        print(f"Early stopping: median rule from epoch {spec.grace_epochs}.")
+    if not args.yes and not _confirmed(f"Start {len(configs)} runs?", "starting a sweep", "Nothing started."):
+        return 2
+    from core.jobs import JobRunner
+
+    runner = None if ray is not None else JobRunner(store, data_dir=args.data_dir)
+    sweep = sweeps.start(store, spec, backend=args.backend, runner=runner, configs=configs, preset=args.preset,
+                         address=args.ray_address or os.environ.get("CNN_STUDIO_RAY_ADDRESS"), data_dir=args.data_dir)
+    print(f"sweep {sweep.sweep_id}: {len(sweep.run_ids)} runs queued; Ctrl+C stops it (finished runs are kept)")
+    if runner is not None:
+        done = lambda: runner.wait_idle(timeout=0.5)  # noqa: E731
+
+        def stop_all():
+            for run_id in sweep.run_ids:
+                runner.cancel(run_id)
+            runner.stop()
+            runner.wait_idle(timeout=120)
+    else:  # the Ray backend's handle on the submitted tasks (core.ray_backend.RayBatch)
+        done = lambda: sweep.handle.wait(timeout=0.5)  # noqa: E731
+
+        def stop_all():
+            sweep.handle.stop()
+            sweep.handle.wait(timeout=120)
+    return _follow(store, sweep, done, stop_all)
+
+
+def _follow(store, sweep, done, stop_all) -> int:
+    """Print each run as it ends until all have; Ctrl+C stops the rest. The exit status says how it went."""
+    from core import sweeps
+
+    stop, printed = threading.Event(), set()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        while not done() and not stop.is_set():
+            _print_finished(store, sweep, printed)
+        if stop.is_set():
+            stop_all()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _print_finished(store, sweep, printed)
+    frame = sweeps.table(store, sweep)
+    top = sweeps.best(frame)
+    if top is not None:
+        values = " ".join(f"{f}={top[f]}" for f in sweep.fields)
+        print(f"best: {top['run_id']} ({values}) — best validation accuracy {top['best_val_acc']:.2%}")
+    ruled = frame["message"].fillna("").str.contains("median rule")
+    bad = frame[(frame["status"] != "completed") & ~ruled]
+    return EXIT_STOPPED if stop.is_set() else (1 if len(bad) else 0)
+
+
+def _print_finished(store, sweep, printed: set) -> None:
+    """One line per run of the sweep that has ended since the last call."""
+    for run_id in sweep.run_ids:
+        rec = store.record(run_id)
+        if run_id in printed or rec.state in ("queued", "running"):
+            continue
+        printed.add(run_id)
+        acc = rec.status.best_val_acc if rec.status else None
+        best = f" — best validation accuracy {acc:.2%}" if acc is not None else ""
+        why = f" ({rec.message})" if rec.state != "completed" and rec.message else ""
+        print(f"[{len(printed)}/{len(sweep.run_ids)}] {rec.name}: {rec.state}{best}{why}")
+
+
+COMMANDS = {"sweep": cmd_sweep, "train": cmd_train, "resume": cmd_resume, "runs": cmd_runs, "presets": cmd_presets,
             "datasets": cmd_datasets, "models": cmd_models, "download": cmd_download,
-            "import": cmd_import, "export": cmd_export, "predict": cmd_predict}
+            "import": cmd_import, "export": cmd_export, "predict": cmd_predict, "label-issues": cmd_label_issues}

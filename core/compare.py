@@ -34,14 +34,16 @@ def run_labels(records: Sequence) -> list[str]:
 
 
 def curves(records: Sequence) -> pd.DataFrame:
-    """One row per run and epoch: run, epoch, elapsed_seconds and the CURVE_COLUMNS."""
+    """One row per run and epoch: run, epoch, elapsed_seconds, the CURVE_COLUMNS and the run's LR
+    schedule (so its LR can be drawn as steps; "" without a readable config)."""
     frames = []
     for label, rec in zip(run_labels(records), records):
         if rec.metrics:
             frame = pd.DataFrame(rec.metrics)
             frame.insert(0, "run", label)
+            frame["schedule"] = rec.config.schedule if rec.config is not None else ""
             frames.append(frame)
-    columns = ["run", "epoch", "elapsed_seconds", *CURVE_COLUMNS]
+    columns = ["run", "epoch", "elapsed_seconds", *CURVE_COLUMNS, "schedule"]
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)

@@ -30,6 +30,25 @@ SCHEDULE_TITLES = {
     "plateau": "ReduceLROnPlateau",
 }
 
+# What each schedule does, in one line filled from the config (`schedule_explanation`); the Train
+# page shows it beside the LR preview. A schedule added to SCHEDULES needs its line here.
+SCHEDULE_EXPLANATIONS = {
+    "none": "the LR stays at {lr:g} for the whole run.",
+    "step": "the LR is multiplied by {gamma:g} after every {step_size} epoch(s), a staircase.",
+    "multistep": "the LR is multiplied by {gamma:g} after each milestone epoch ({milestones}), the tutorials' "
+                 "staircase.",
+    "exponential": "the LR is multiplied by {gamma:g} after every epoch, a staircase shrinking geometrically.",
+    "cosine": "the LR glides from {lr:g} down to {min_lr:g} along half a cosine, a little after every batch.",
+    "onecycle": "the LR climbs from {lr:g}/25 to {lr:g} over the first 30% of the batches, then falls along a "
+                "cosine to 1/10,000 of where it started (and momentum moves the other way).",
+    "plateau": "the LR is multiplied by {gamma:g} whenever the validation loss has not improved for more than "
+               "{patience} epoch(s) in a row, so it depends on the validation loss: only training can tell "
+               "when it drops.",
+}
+# Schedules whose LR changes only between epochs (after any warm-up): charts draw them as steps.
+# core/optim.Schedule is what makes them so.
+STEPWISE_SCHEDULES = ("step", "multistep", "exponential", "plateau")
+
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 65536
 MAX_SEED = 2**32 - 1  # numpy's seed range; torch takes more, but a seed must work everywhere
@@ -121,6 +140,14 @@ class RunConfig:
     )
     seed: int = _f(0, "Random seed (runs are reproducible on the CPU for a given seed).", label="Seed",
                    min=0, max=MAX_SEED, group="loop")
+    tta_flip: bool = _f(False, "Test-time augmentation: score each validation and test image by the average "
+                        "of the model's outputs for it and its mirror image (twice the evaluation time; for "
+                        "photos, not digits). Accuracy and the saved predictions use it; the Playground, "
+                        "predict and exported models see each image once.", label="Mirror at test time",
+                        group="loop")
+    record_data_map: bool = _f(True, "Record each training image's confidence in its label every epoch, for the "
+                               "data map on the Evaluate page (read off the training pass itself: no extra "
+                               "pass, well under 1% of training time).", label="Record data map", group="loop")
     # --- augmentation (applied per batch with tensor ops) -----------------------------------
     aug_translate: int = _f(0, "Random shift of up to this many whole pixels: a random crop of the padded "
                             "image, like RandomCrop(size, padding=N) (0 = off).", label="Random shift",
@@ -146,6 +173,11 @@ class RunConfig:
                       hint="0 = auto", min=0, max=256, group="device")
     mixed_precision: bool = _f(True, "On CUDA, use autocast (bf16/fp16) and the channels_last layout.",
                                label="Mixed precision on CUDA", group="device")
+    # --- what is recorded besides the run store's own files ----------------------------------
+    tensorboard: bool = _f(False, "Also write TensorBoard event files (curves, and the hyperparameters in "
+                           "the HParams view) into the run folder; view them with `tensorboard --logdir "
+                           "checkpoints`. Needs `pip install -r requirements-tensorboard.txt`.",
+                           label="TensorBoard log", group="run")
 
     def __post_init__(self):
         # Whole numbers given to float fields (a preset's `aug_rotate=10`) become floats: the form's
@@ -511,6 +543,10 @@ def validation_problems(cfg: RunConfig, *, image_shape: tuple | None = None) -> 
     if ok("nesterov", "optimizer", "momentum") and cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum == 0):
         p.append("Nesterov momentum needs optimizer sgd with momentum > 0")
     p += _schedule_problems(cfg, ok)
+    if ok("tensorboard") and cfg.tensorboard:
+        from core import tensorboard_log
+
+        p += [tensorboard_log.missing()] if tensorboard_log.missing() else []
     if ok("arch", "custom_layers") and cfg.arch == "custom" and not cfg.custom_layers:
         p.append("arch custom needs a layer stack (custom_layers); build one on the Model page")
     if image_shape is not None and not p:
@@ -540,3 +576,12 @@ def _schedule_problems(cfg: RunConfig, ok) -> list[str]:
     elif cfg.warmup_epochs and cfg.schedule == "onecycle":
         p.append("OneCycle has its own warm-up; set warm-up epochs to 0")
     return p
+
+
+def schedule_explanation(cfg: RunConfig) -> str:
+    """One line saying what the config's LR schedule does with its own numbers."""
+    values = {**cfg.to_dict(), "milestones": ", ".join(map(str, cfg.milestones)) or "none set"}
+    text = f"{SCHEDULE_TITLES[cfg.schedule]}: " + SCHEDULE_EXPLANATIONS[cfg.schedule].format(**values)
+    if cfg.warmup_epochs and cfg.schedule != "onecycle":
+        text += f" First it warms up linearly from near 0 over {cfg.warmup_epochs:g} epoch(s)."
+    return text

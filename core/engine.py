@@ -30,7 +30,8 @@ class TrainingDiverged(RuntimeError):
 
 
 class StopTraining(Exception):
-    """Raised inside the loop when the stop event is set; caught by `fit`."""
+    """Raised inside the loop when the stop event is set, or by a callback's `on_epoch_end` that
+    ends the run early (its message says why, e.g. the sweep's median stopping rule); caught by `fit`."""
 
 
 # ---- events ----------------------------------------------------------------------------
@@ -46,6 +47,12 @@ class BatchEvent:
     running_acc: float
     lr: float
     images_per_sec: float
+    # The batch itself, for subscribers that record per-image results (core/datamap.py): positions
+    # in the training split, the outputs of the forward pass training just did (detached, on the
+    # device, in train mode and on the augmented images) and the given labels.
+    indices: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
 
 
 @dataclass
@@ -210,7 +217,7 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
         if callbacks:
             elapsed = time.perf_counter() - start
             event = BatchEvent(epoch, b + 1, batches, state.step, loss_value, loss_sum / seen,
-                               correct / seen, lr, seen / max(elapsed, 1e-9))
+                               correct / seen, lr, seen / max(elapsed, 1e-9), idx, out.detach(), y)
             for cb in callbacks:
                 cb.on_batch_end(event, state)
     seconds = time.perf_counter() - start
@@ -220,8 +227,9 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
 
 @torch.no_grad()
 def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=contextlib.nullcontext,
-             channels_last=False) -> dict:
-    """Mean loss and accuracy; with `keep_outputs`, per-sample preds, probabilities and losses."""
+             channels_last=False, tta_flip=False) -> dict:
+    """Mean loss and accuracy; with `keep_outputs`, per-sample preds, probabilities and losses.
+    `tta_flip` scores each image by the mean of its and its mirror image's logits."""
     was_training = model.training
     model.eval()
     n = len(data)
@@ -234,6 +242,8 @@ def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=co
         y = data.labels[start:start + EVAL_BATCH]
         with autocast():
             logits = model(x)
+            if tta_flip:
+                logits = (logits + model(x.flip(3))) / 2
         logits = logits.float()
         per_sample = F.cross_entropy(logits, y, reduction="none")
         loss_sum += per_sample.sum().item()
@@ -265,7 +275,8 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
             lr = state.schedule.lr
             tr = train_one_epoch(state, train, cfg, normalize, epoch=epoch, callbacks=callbacks,
                                  stop_event=stop_event, autocast=autocast, channels_last=channels_last)
-            ev = evaluate(state.model, val, normalize, autocast=autocast, channels_last=channels_last)
+            ev = evaluate(state.model, val, normalize, autocast=autocast, channels_last=channels_last,
+                          tta_flip=cfg.tta_flip)
             if not math.isfinite(ev["loss"]):
                 raise TrainingDiverged(f"validation loss became non-finite at epoch {epoch} — "
                                        "try a smaller learning rate")
@@ -280,8 +291,8 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
             state.history.append(event.row())
             for cb in callbacks:
                 cb.on_epoch_end(event, state)
-    except StopTraining:
-        status, message = "stopped", f"stopped by the user after {state.epoch} completed epoch(s)"
+    except StopTraining as exc:
+        status, message = "stopped", str(exc) or f"stopped by the user after {state.epoch} completed epoch(s)"
     except TrainingDiverged as exc:
         status, message = "failed", str(exc)
     result = FitResult(status, message, state.epoch, state.best_epoch, max(state.best_val_acc, 0.0))

@@ -157,6 +157,16 @@ class JobRunner:
         self._enqueue(Job(run_id, cfg.name or run_id))
         return run_id
 
+    def submit_created(self, run_ids) -> None:
+        """Queue runs this process's store has already created as "queued" (a sweep's runs: the
+        sweep creates and tags them, then hands them to a backend — this queue or Ray)."""
+        records = [self.store.record(run_id) for run_id in run_ids]
+        for rec in records:  # all checked before any is queued: a refusal queues nothing
+            if rec.state != "queued":
+                raise RunError(f"run {rec.run_id} is {rec.state}; only newly created runs can be queued here")
+        for rec in records:
+            self._enqueue(Job(rec.run_id, rec.name))
+
     def submit_resume(self, run_id: str) -> None:
         with self.lock:
             if self.is_active(run_id):

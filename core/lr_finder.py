@@ -47,11 +47,12 @@ class SweepSchedule:
 
     def _set(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # a scaled group keeps its ratio to the rest
 
     @property
     def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
+        group = self.optimizer.param_groups[0]
+        return group["lr"] / group.get("lr_scale", 1.0)
 
     def after_batch(self) -> None:
         self._set(self.lr * self.factor)

@@ -9,13 +9,35 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import torch
 from torch.optim import lr_scheduler
 
 from core.config import RunConfig
 
 
+def param_groups(params) -> list[dict]:
+    """Parameters grouped by their `lr_scale` attribute (a model sets it on e.g. BatchNorm shifts
+    that need larger steps). A scaled group's weight decay is divided by the same factor, so each
+    step decays those weights exactly as much as the others."""
+    groups: dict[float, list] = {}
+    for p in params:
+        groups.setdefault(float(getattr(p, "lr_scale", 1.0)), []).append(p)
+    return [{"params": ps, "lr_scale": scale} for scale, ps in sorted(groups.items())]
+
+
 def build_optimizer(params, cfg: RunConfig) -> torch.optim.Optimizer:
+    groups = param_groups(params)
+    optimizer = _build(groups if len(groups) > 1 else groups[0]["params"] if groups else [], cfg)
+    for group in optimizer.param_groups:
+        scale = group.setdefault("lr_scale", 1.0)
+        if scale != 1.0:
+            group["lr"] = cfg.lr * scale
+            group["weight_decay"] = cfg.weight_decay / scale
+    return optimizer
+
+
+def _build(params, cfg: RunConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay)
@@ -64,7 +86,9 @@ class Schedule:
         self.per_epoch = None
         spe = max(1, steps_per_epoch)
         if cfg.schedule == "onecycle":
-            self.per_batch = lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * spe)
+            self.per_batch = lr_scheduler.OneCycleLR(
+                optimizer, max_lr=[cfg.lr * g.get("lr_scale", 1.0) for g in optimizer.param_groups],
+                total_steps=cfg.epochs * spe)
         elif cfg.schedule == "plateau":
             warm = int(round(cfg.warmup_epochs * spe))
             if warm:
@@ -102,14 +126,40 @@ class Schedule:
             self.per_epoch.load_state_dict(state["per_epoch"])
 
 
-def lr_preview(cfg: RunConfig, steps_per_epoch: int) -> list[float]:
-    """The LR used at every training step, without training (ReduceLROnPlateau shown flat)."""
+def lr_preview(cfg: RunConfig, steps_per_epoch: int, *, stalled: bool = False) -> list[float]:
+    """The LR used at every training step, without training.
+
+    ReduceLROnPlateau depends on the validation loss, so the preview can only give its bounds:
+    flat while the loss keeps improving (the default), and with `stalled` its fastest decay, when
+    the loss never improves after the first epoch. Other schedules ignore `stalled`.
+    """
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = build_optimizer([param], cfg)
     schedule = Schedule(optimizer, cfg, steps_per_epoch)
+    spe = max(1, steps_per_epoch)
     lrs = []
-    for _ in range(cfg.epochs * max(1, steps_per_epoch)):
-        lrs.append(schedule.lr)
-        optimizer.step()
-        schedule.after_batch()
+    for _ in range(cfg.epochs):
+        for _ in range(spe):
+            lrs.append(schedule.lr)
+            optimizer.step()
+            schedule.after_batch()
+        if stalled:
+            schedule.after_epoch(1.0)
     return lrs
+
+
+def lr_table(lrs: list[float], steps_per_epoch: int, stalled: list[float] | None = None) -> pd.DataFrame:
+    """The LR of each epoch, from `lr_preview`'s steps: one column where it is constant through
+    every epoch, else its first and last batch's. `stalled` (ReduceLROnPlateau's fastest decay)
+    adds the LR each epoch starts with if the validation loss never improves."""
+    spe = max(1, steps_per_epoch)
+    first, last = lrs[::spe], lrs[spe - 1::spe]
+    table = pd.DataFrame({"epoch": range(1, len(first) + 1)})
+    if first == last:
+        table["LR"] = first
+    else:
+        table["LR at first batch"], table["LR at last batch"] = first, last
+    if stalled is not None:
+        table = table.rename(columns=lambda c: c if c == "epoch" else f"{c} (val loss improving)")
+        table["LR if val loss never improves"] = stalled[::spe]
+    return table

@@ -15,21 +15,41 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONFIG = "config.json"
 STATUS = "status.json"
 MODEL = "model.json"
 METRICS = "metrics.csv"
 RESUME = "checkpoint_last.pt"
+DATA_MAP = "data_map.safetensors"
+# Written by whoever presses Stop for a run that another process trains (a Ray worker, a terminal);
+# the trainer looks for it between batches. Hidden: not part of an exported run.
+STOP_REQUEST = ".stop_requested"
 WHICH = ("last", "best")
+# Opt-in TensorBoard event files are written straight into the run folder, so `tensorboard --logdir
+# checkpoints` names each run by its id (core/tensorboard_log.py writes them).
+TENSORBOARD_EVENTS = "events.out.tfevents.*"
+# Sweeps live beside the runs: SWEEPS/<sweep id>.json (core/sweeps.py). The leading "_" keeps the
+# folder out of run listings (a run id starts with a letter or digit).
+SWEEPS = "_sweeps"
+SPLITS = ("test", "val")
 
 
 def weights(which: str) -> str:
     return f"weights_{_which(which)}.safetensors"
 
 
-def predictions(which: str) -> str:
-    return f"predictions_{_which(which)}.safetensors"
+def predictions(which: str, split: str = "test") -> str:
+    """Per-image outputs of the `which` weights on the test set, or on the held-out validation
+    share (`split="val"`, saved when the run has one: out-of-sample probabilities for cleanlab)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return f"predictions_{_which(which)}.safetensors" if split == "test" else \
+        f"predictions_val_{_which(which)}.safetensors"
 
 
 def _which(which: str) -> str:
@@ -146,6 +166,8 @@ class RunStatus:
     params: int | None = None
     device: str | None = None
     preset: str | None = None
+    sweep: str | None = None          # the sweep that made this run (core/sweeps.py)
+    backend: str | None = None        # "ray" for runs sent to a Ray cluster; None: a local process
     pid: int | None = None
     host: str | None = None
     pid_started: float | None = None
@@ -159,7 +181,7 @@ class RunStatus:
         if status not in STATUSES:
             raise RunFileError(f"{STATUS} has an unknown status {status!r} (expected one of {', '.join(STATUSES)})")
         ints = {"epochs", "epochs_done", "best_epoch", "params", "pid"}
-        texts = {"name", "message", "device", "preset", "host"}
+        texts = {"name", "message", "device", "preset", "sweep", "host", "backend"}
         values = {"status": status}
         for f in fields(cls):
             if f.name in ("status", "sizes") or f.name not in data:
@@ -288,3 +310,62 @@ def read_metrics(path: Path) -> list[dict]:
     except OSError as exc:
         raise RunFileError(f"{METRICS} cannot be read ({exc.strerror or exc})") from None
     return parse_metrics(text)
+
+
+# ---- data_map.safetensors ------------------------------------------------------------------------
+
+# Each training image's probability of its true class is stored as round(p * CONFIDENCE_SCALE) in a
+# uint8 (steps of 0.004); UNSEEN marks an epoch in which the image was not trained on (the odd last
+# image a batch rule leaves out, or epochs trained before recording was on).
+CONFIDENCE_SCALE, UNSEEN = 254, 255
+DATA_MAP_FORMAT = "1"
+
+
+@dataclass(frozen=True, eq=False)
+class DataMap:
+    """data_map.safetensors: per training image and completed epoch, the softmax probability of
+    its given label and whether the prediction was right, as the training batch saw it (train
+    mode, augmented). Column e-1 is epoch e; there are exactly as many columns as saved epochs."""
+    index: "np.ndarray"        # int64 [N]: positions in the dataset's training split
+    labels: "np.ndarray"       # int64 [N]: the given labels
+    confidence: "np.ndarray"   # uint8 [E, N]: round(p * CONFIDENCE_SCALE), UNSEEN when not seen
+    correct: "np.ndarray"      # uint8 [E, N]: 1 right, 0 wrong, UNSEEN when not seen
+
+    @property
+    def epochs(self) -> int:
+        return int(self.confidence.shape[0])
+
+    def to_bytes(self) -> bytes:
+        from safetensors.numpy import save
+
+        return save({"index": self.index, "labels": self.labels, "confidence": self.confidence,
+                     "correct": self.correct}, metadata={"format": DATA_MAP_FORMAT,
+                                                         "confidence_scale": str(CONFIDENCE_SCALE)})
+
+    @classmethod
+    def parse(cls, raw: bytes) -> "DataMap":
+        """A whole, consistent data map, or RunFileError saying what is wrong with it."""
+        import numpy as np
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+
+        try:
+            arrays = load(raw)
+        except (SafetensorError, ValueError) as exc:
+            raise RunFileError(f"{DATA_MAP} is damaged or truncated ({exc})") from None
+        missing = {"index", "labels", "confidence", "correct"} - set(arrays)
+        if missing:
+            raise RunFileError(f"{DATA_MAP} lacks {', '.join(sorted(missing))}")
+        index, labels, conf, correct = (arrays[k] for k in ("index", "labels", "confidence", "correct"))
+        if index.dtype != np.int64 or labels.dtype != np.int64 or conf.dtype != np.uint8 or correct.dtype != np.uint8:
+            raise RunFileError(f"{DATA_MAP} holds arrays of the wrong types")
+        n = len(index)
+        if index.ndim != 1 or labels.shape != (n,) or conf.ndim != 2 or conf.shape[1] != n \
+                or correct.shape != conf.shape:
+            raise RunFileError(f"{DATA_MAP} holds arrays of different lengths")
+        if n and (index.min() < 0 or labels.min() < 0):
+            raise RunFileError(f"{DATA_MAP} holds negative image positions or labels")
+        unseen = conf == UNSEEN
+        if not np.array_equal(unseen, correct == UNSEEN) or (correct[~unseen] > 1).any():
+            raise RunFileError(f"{DATA_MAP}: its confidences and right/wrong marks disagree")
+        return cls(index, labels, conf, correct)

@@ -6,6 +6,12 @@ reader (the dashboard, `python -m core runs`, another process resuming) can tell
 a run that status.json calls "running" still has an owner, with no heartbeat and no pid guessing.
 flock locks belong to one open file, so a probe from the owning process itself also sees the
 lock held. Runs written before this file existed fall back to the pid recorded in status.json.
+
+Hand-over (a run queued by one process and trained by another, e.g. a Ray worker): the trainer
+first locks `.handover` — "I am here and waiting" — then waits for `.owner`; the queuing process
+sees the request (`handover_requested`) and releases `.owner`; the trainer takes it and drops
+`.handover`. Readers count either lock as an owner, so the run never reads as ownerless between.
+On a cluster this needs a file system whose flock works across machines (see README).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import time
 from pathlib import Path
 
 OWNER_FILE = ".owner"
+HANDOVER_FILE = ".handover"
 STATUS_LOCK = ".status.lock"
 
 
@@ -43,10 +50,10 @@ class Lease:
         self.release()
 
 
-def claim(folder: Path, *, wait: float = 1.0) -> Lease | None:
+def claim(folder: Path, *, wait: float = 1.0, name: str = OWNER_FILE) -> Lease | None:
     """Take ownership of the run in `folder`; None when another holder has it. Retries briefly,
     since a reader's probe holds a shared lock for a few microseconds."""
-    path = Path(folder) / OWNER_FILE
+    path = Path(folder) / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     end = time.monotonic() + wait
     while True:
@@ -64,10 +71,34 @@ def claim(folder: Path, *, wait: float = 1.0) -> Lease | None:
 
 
 def held(folder: Path) -> bool | None:
-    """True while some process holds the run's lease, False when none does, None when the run
-    has no owner file (made before leases existed, or by hand)."""
+    """True while some process holds the run's lease (or is taking it over), False when none does,
+    None when the run has no owner file (made before leases existed, or by hand)."""
+    owner = _locked(Path(folder) / OWNER_FILE)
+    if owner is not False:
+        return owner
+    # free .owner: a dead owner, or the gap of a hand-over, during which .handover is locked. Look
+    # at .owner once more: a hand-over that completed between the two looks left it locked again.
+    return bool(_locked(Path(folder) / HANDOVER_FILE) or _locked(Path(folder) / OWNER_FILE))
+
+
+def handover_requested(folder: Path) -> bool:
+    """Is another process waiting to take this run over (holding `.handover`)?"""
+    return bool(_locked(Path(folder) / HANDOVER_FILE))
+
+
+def take_over(folder: Path, *, wait: float) -> Lease | None:
+    """Take ownership from the process that queued the run, once it lets go (see the module
+    docstring); None when it has not within `wait` seconds."""
+    request = claim(folder, wait=wait, name=HANDOVER_FILE)
+    if request is None:
+        return None  # another taker is already waiting
+    with request:
+        return claim(folder, wait=wait)
+
+
+def _locked(path: Path) -> bool | None:
     try:
-        fd = os.open(Path(folder) / OWNER_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError:

@@ -9,7 +9,11 @@ files (named in core/run_files.py) and owns the status lifecycle:
     model.json                 classes, normalisation, input shape, parameter count (ModelMeta)
     metrics.csv                one row per completed epoch
     weights_{last,best}.safetensors, checkpoint_last.pt, predictions_{last,best}.safetensors
+    predictions_val_{last,best}.safetensors   the same on the validation share, when there is one
+    data_map.safetensors       per training image and epoch: confidence in its label, right or wrong
     .owner                     locked by the process that queues or trains the run (core/run_owner.py)
+    .handover                  locked by a process waiting to take the run over from the one that queued it
+    .stop_requested            Stop pressed in another process than the one training the run
 
 Every write replaces a whole file (`os.replace`), so a crash at any moment leaves the previous good
 state. Every read validates; a malformed file makes that run "damaged: <reason>", never an error
@@ -32,8 +36,8 @@ from pathlib import Path
 from core import run_files as files
 from core import run_owner
 from core.config import ConfigError, RunConfig
-from core.run_files import (ACTIVE, METRIC_COLUMNS, RESUMABLE, STATUSES, ModelMeta, RunFileError,  # noqa: F401
-                            RunStatus, atomic_write_bytes, atomic_write_json, atomic_write_text)
+from core.run_files import (ACTIVE, METRIC_COLUMNS, RESUMABLE, STATUSES, DataMap, ModelMeta,  # noqa: F401
+                            RunFileError, RunStatus, atomic_write_bytes, atomic_write_json, atomic_write_text)
 from core.run_owner import owner_fields  # noqa: F401  (re-exported for tests and tools)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -182,9 +186,43 @@ class RunStore:
         if lease is not None:
             lease.release()
 
+    def owns(self, run_id: str) -> bool:
+        lease = self._leases.get(run_id)
+        return lease is not None and lease.held
+
+    def take_over(self, run_id: str, *, wait: float) -> None:
+        """Become the owner of a run another process queued, once that process lets go (it must
+        watch `handover_requested`); RunError when it does not within `wait` seconds."""
+        if self.owns(run_id):
+            return
+        lease = run_owner.take_over(self.path(run_id), wait=wait)
+        if lease is None:
+            raise RunError(f"run {run_id} was not handed over within {wait:g} s: the process that queued it "
+                           "still holds it; resume the run once that process has ended")
+        self._leases[run_id] = lease
+
+    def handover_requested(self, run_id: str) -> bool:
+        return run_owner.handover_requested(self.path(run_id))
+
+    # -- stop requests from other processes --
+    def request_stop(self, run_id: str) -> None:
+        """Ask whichever process trains (or will train) the run to stop it after the current batch."""
+        atomic_write_text(self.file(run_id, files.STOP_REQUEST), f"{time.time()}\n")
+
+    def stop_requested(self, run_id: str) -> bool:
+        return os.path.exists(self.file(run_id, files.STOP_REQUEST))
+
+    def clear_stop(self, run_id: str) -> None:
+        try:
+            os.unlink(self.file(run_id, files.STOP_REQUEST))
+        except OSError:
+            pass  # none, or a read-only folder: nothing else to do about it
+
     # -- create --
-    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None) -> str:
-        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder."""
+    def create(self, cfg: RunConfig, *, status: str = "queued", preset: str | None = None,
+               sweep: str | None = None) -> str:
+        """A new run folder owned by this process. A failure (full disk, permissions) leaves no folder.
+        `sweep` tags the run with the sweep that made it (core/sweeps.py)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(cfg.dataset.replace(':', '-'))}-{_slug(cfg.arch)}"
         try:
@@ -205,7 +243,7 @@ class RunStore:
             atomic_write_text(self.file(run_id, files.CONFIG), cfg.to_json())
             name = clean_name(cfg.name) if cfg.name.strip() else run_id
             self.transition(run_id, status, name=name, message="", created_at=time.time(),
-                             epochs=cfg.epochs, epochs_done=0, preset=preset)
+                             epochs=cfg.epochs, epochs_done=0, preset=preset, sweep=sweep)
         except (OSError, RunError) as exc:
             self.release(run_id)
             shutil.rmtree(self.path(run_id), ignore_errors=True)
@@ -293,6 +331,33 @@ class RunStore:
         except RunFileError as exc:
             raise RunError(f"run {run_id} is damaged: {exc}") from None
 
+    # -- data map --
+    def write_data_map(self, run_id: str, data_map: DataMap) -> dict[str, int]:
+        """Replace data_map.safetensors; returns {name: bytes} for the caller's status update."""
+        raw = data_map.to_bytes()
+        atomic_write_bytes(self.file(run_id, files.DATA_MAP), raw)
+        return {files.DATA_MAP: len(raw)}
+
+    def has_data_map(self, run_id: str) -> bool:
+        return self.file(run_id, files.DATA_MAP).exists()
+
+    def read_data_map(self, run_id: str) -> DataMap:
+        """The run's data map; RunError saying why when it is missing or cannot be used."""
+        path = self.file(run_id, files.DATA_MAP)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise RunError(f"run {run_id} has no data map ({files.DATA_MAP} is missing): it was trained with "
+                           "recording off or before CNN Studio recorded one; train it again (clone it) to "
+                           "get one") from None
+        except OSError as exc:
+            raise RunError(f"{files.DATA_MAP} of run {run_id} cannot be read ({exc.strerror or exc})") from None
+        try:
+            return DataMap.parse(raw)
+        except RunFileError as exc:
+            raise RunError(f"the data map of run {run_id} cannot be used: {exc}; train the run again (clone "
+                           "it) to record a new one") from None
+
     # -- listing --
     def record(self, run_id: str) -> RunRecord:
         """Config, status and metrics of a run, re-read only when one of its files changed."""
@@ -339,9 +404,11 @@ class RunStore:
         if rec.orphaned:  # say so on disk first: once claimed, what the file says counts again
             self.transition(run_id, "interrupted", ORPHAN_MESSAGES[rec.status.status])
         self.claim(run_id)
+        self.clear_stop(run_id)  # a Stop pressed during an earlier attempt is not meant for this one
         try:
             to = "queued" if queued else "running"
-            return self.transition(run_id, to, "queued to resume" if queued else "resuming…")
+            # backend=None: where it trains now is up to the caller (submit_runs records "ray")
+            return self.transition(run_id, to, "queued to resume" if queued else "resuming…", backend=None)
         except BaseException:
             self.release(run_id)
             raise

@@ -10,6 +10,7 @@ import torch
 from core import checkpoints, data, models
 from core.augment import normalizer
 from core.config import ConfigError, RunConfig
+from core.datamap import DataMapRecorder
 from core.engine import (Batches, Callback, FitResult, TrainState, autocast_for, batches_per_epoch, evaluate,
                          fit, uses_channels_last)
 from core.optim import Schedule, build_optimizer
@@ -57,11 +58,20 @@ class Prepared:
     test: Batches
     normalize: object
     state: TrainState
+    train_index: torch.Tensor          # positions of `train` in the dataset's training split
+    val_index: torch.Tensor | None     # positions of `val` there; None when the test set validates
 
 
 def splits(ds: data.Dataset, cfg: RunConfig) -> tuple:
     """(train, validation): a held-out share of the training set, or the test set when none."""
     return data.holdout(ds.train, cfg.val_split, cfg.seed) if cfg.val_split else (ds.train, ds.test)
+
+
+def split_positions(ds: data.Dataset, cfg: RunConfig) -> tuple:
+    """Where `splits`' images sit in the dataset's training split: (train, validation or None)."""
+    if not cfg.val_split:
+        return torch.arange(len(ds.train)), None
+    return data.holdout_indices(ds.train.labels, cfg.val_split, cfg.seed)
 
 
 def steps_per_epoch(ds: data.Dataset, cfg: RunConfig) -> int:
@@ -83,22 +93,43 @@ def prepare(cfg: RunConfig, data_dir=None, progress=None) -> Prepared:
     to_dev = lambda s: Batches(s.images.to(device), s.labels.to(device))
     torch.manual_seed(cfg.seed)
     model = models.build_model(cfg.arch, ds.shape, ds.num_classes, cfg.custom_layers).to(device)
+    norm = normalizer(ds.mean, ds.std, device)
+    fit_to_data(model, train_split.images, norm, device)
     if uses_channels_last(device, cfg):
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), cfg)
     steps = batches_per_epoch(len(train_split), cfg.batch_size)
     state = TrainState(model, optimizer, Schedule(optimizer, cfg, steps), torch.Generator().manual_seed(cfg.seed))
-    return Prepared(cfg, ds, device, to_dev(train_split), to_dev(val_split), to_dev(ds.test),
-                    normalizer(ds.mean, ds.std, device), state)
+    train_index, val_index = split_positions(ds, cfg)
+    return Prepared(cfg, ds, device, to_dev(train_split), to_dev(val_split), to_dev(ds.test), norm, state,
+                    train_index, val_index)
+
+
+FIT_IMAGES = 5000
+
+
+def fit_to_data(model: torch.nn.Module, images: torch.Tensor, normalize, device) -> None:
+    """Layers with a `fit_to_data` method (a whitening conv, which takes the model's input) are set
+    from the first normalised training images before the first step. Deterministic, and cheap
+    (under a second); a resumed run then loads its saved weights over them."""
+    layers = [m for m in model.modules() if hasattr(m, "fit_to_data")]
+    if layers:
+        x = normalize(images[:FIT_IMAGES].to(device))
+        for layer in layers:
+            layer.fit_to_data(x)
 
 
 # ---- the store subscriber --------------------------------------------------------------------
 
 class StoreWriter(Callback):
-    """Writes checkpoint, weights, metrics and status as each epoch ends (in that order)."""
+    """Writes data map, checkpoint, weights, metrics and status as each epoch ends (in that order).
 
-    def __init__(self, store: RunStore, run_id: str, prep: Prepared):
-        self.store, self.run_id, self.prep = store, run_id, prep
+    The data map goes first: killed between the two writes, the map holds one epoch more than the
+    checkpoint, and resuming drops it (DataMapRecorder.resume); the other order would lose a column.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, prep: Prepared, data_map: DataMapRecorder | None = None):
+        self.store, self.run_id, self.prep, self.data_map = store, run_id, prep, data_map
 
     def on_fit_start(self, state):
         ds = self.prep.dataset
@@ -110,8 +141,11 @@ class StoreWriter(Callback):
                               device=str(self.prep.device), params=params)
 
     def on_epoch_end(self, event, state):
+        written = {}
+        if self.data_map is not None:
+            written |= self.store.write_data_map(self.run_id, self.data_map.table(event.epoch))
         checkpoints.save_resume_state(self.store, self.run_id, resume_state(state))
-        written = checkpoints.save_weights(self.store, self.run_id, "last", state.model, event.epoch, record=False)
+        written |= checkpoints.save_weights(self.store, self.run_id, "last", state.model, event.epoch, record=False)
         if event.is_best:
             written |= checkpoints.save_weights(self.store, self.run_id, "best", state.model, event.epoch,
                                                 record=False)
@@ -119,6 +153,24 @@ class StoreWriter(Callback):
         self.store.update(self.run_id, written=written, epochs_done=event.epoch, best_epoch=state.best_epoch,
                           best_val_acc=state.best_val_acc, last_val_acc=event.val_acc,
                           train_seconds=state.elapsed_seconds)
+
+
+class StopRequests(Callback):
+    """Stop pressed in another process (the dashboard for a CLI or Ray run): the store's stop
+    request file, looked for between batches at most every CHECK_EVERY s (a stat on a shared file
+    system can be a network round trip)."""
+    CHECK_EVERY = 0.25
+
+    def __init__(self, store: RunStore, run_id: str, stop_event: threading.Event):
+        self.store, self.run_id, self.stop_event = store, run_id, stop_event
+        self._next = 0.0
+
+    def on_batch_end(self, event, state):
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.CHECK_EVERY
+            if self.store.stop_requested(self.run_id):
+                self.stop_event.set()
 
 
 def resume_state(state: TrainState) -> dict:
@@ -168,6 +220,10 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
     except (RunError, OSError) as exc:  # someone else's run: leave its status alone
         return FitResult("failed", str(exc), 0, 0, 0.0)
     result_fields = {}
+    stop_event = stop_event or threading.Event()
+    if store.stop_requested(run_id):
+        _end(store, run_id, FitResult("stopped", STOPPED_BEFORE_START, 0, 0, 0.0), {})
+        return FitResult("stopped", STOPPED_BEFORE_START, 0, 0, 0.0)
     try:
         cfg = store.read_config(run_id)
         store.transition(run_id, "running", "loading data…")
@@ -175,19 +231,53 @@ def run(store: RunStore, run_id: str, *, resume: bool = False, data_dir=None, ca
         if resume and checkpoints.has_resume_state(store, run_id):
             _restore_checked(prep.state, checkpoints.load_resume_state(store, run_id), run_id)
             store.write_metrics(run_id, prep.state.history)
-        writer = StoreWriter(store, run_id, prep)
+        recorder = _data_map_recorder(store, run_id, prep) if cfg.record_data_map else None
+        writer = StoreWriter(store, run_id, prep, recorder)
         result = fit(prep.state, prep.train, prep.val, cfg, prep.normalize,
-                     callbacks=[writer, *callbacks], stop_event=stop_event, device=prep.device)
+                     callbacks=[*([recorder] if recorder else []), writer, StopRequests(store, run_id, stop_event),
+                                *callbacks,
+                                *_subscribers(store, run_id, cfg, resume)],
+                     stop_event=stop_event, device=prep.device)
         if prep.state.epoch:
             _final_predictions(store, run_id, prep)
         result_fields = {"best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc}
     except BaseException as exc:  # noqa: BLE001 - a run must end in a status that tells the truth
         result = FitResult("failed", failure_message(exc, store, run_id), 0, 0, 0.0)
+        if isinstance(exc, KeyboardInterrupt) and store.stop_requested(run_id):
+            # Ray's cancel of a task that did not stop by itself (e.g. still loading data)
+            result = FitResult("stopped", "stopped on request; completed epochs are kept", 0, 0, 0.0)
         if not isinstance(exc, Exception):
             _end(store, run_id, result, {})
             raise  # KeyboardInterrupt / SystemExit: recorded, then passed on
     _end(store, run_id, result, result_fields)
     return result
+
+
+def _subscribers(store: RunStore, run_id: str, cfg: RunConfig, resume: bool) -> list:
+    """The opt-in subscribers: the TensorBoard writer, and a sweep's early-stopping rule (last, so
+    every other subscriber has seen the epoch it stops after; not on resume, which a person asks
+    for to train on)."""
+    from core import sweeps
+
+    sweep = sweeps.sweep_of(store, run_id)
+    out = []
+    if cfg.tensorboard:
+        from core.tensorboard_log import TensorBoardWriter
+
+        out.append(TensorBoardWriter(store.path(run_id), cfg, sweep.fields if sweep else ()))
+    if sweep is not None and sweep.early_stopping and not resume:
+        out.append(sweeps.MedianStopper(store, run_id, sweep))
+    return out
+def _data_map_recorder(store: RunStore, run_id: str, prep: Prepared) -> DataMapRecorder:
+    """A recorder that continues the saved map for the epochs the checkpoint holds."""
+    recorder = DataMapRecorder(prep.train_index, prep.train.labels, prep.device)
+    if prep.state.epoch:
+        try:
+            saved = store.read_data_map(run_id)
+        except RunError:  # lost or damaged: those epochs read as "not recorded", the rest is recorded
+            saved = None
+        recorder.resume(saved, prep.state.epoch)
+    return recorder
 
 
 def _end(store: RunStore, run_id: str, result: FitResult, result_fields: dict) -> None:
@@ -198,7 +288,11 @@ def _end(store: RunStore, run_id: str, result: FitResult, result_fields: dict) -
         # below makes every reader show the run as interrupted (and resumable)
         result.message += f" (the ending could not be recorded: {getattr(exc, 'strerror', None) or exc})"
     finally:
+        store.clear_stop(run_id)
         store.release(run_id)
+
+
+STOPPED_BEFORE_START = "stopped before it started"
 
 
 def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:
@@ -220,25 +314,28 @@ def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:
 
 
 def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
-    """Per-sample test predictions of the last and the best weights (the galleries read these)."""
+    """Per-sample predictions of the last and the best weights on the test set (the galleries read
+    these) and on the validation share when there is one (out-of-sample, for the label-issue finder)."""
     autocast = autocast_for(prep.device, prep.cfg.mixed_precision)
-    fast = {"autocast": autocast, "channels_last": uses_channels_last(prep.device, prep.cfg)}
+    fast = {"autocast": autocast, "channels_last": uses_channels_last(prep.device, prep.cfg),
+            "tta_flip": prep.cfg.tta_flip}
     model = prep.state.model
-    results = {}
-    last = evaluate(model, prep.test, prep.normalize, keep_outputs=True, **fast)
-    results["last"] = last
+    splits_out = {"test": prep.test, **({"val": prep.val} if prep.val_index is not None else {})}
+    results = {"last": {s: evaluate(model, b, prep.normalize, keep_outputs=True, **fast)
+                        for s, b in splits_out.items()}}
     best_weights = checkpoints.load_weights(store, run_id, "best")
     current = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_weights)
-    results["best"] = evaluate(model, prep.test, prep.normalize, keep_outputs=True, **fast)
+    results["best"] = {s: evaluate(model, b, prep.normalize, keep_outputs=True, **fast) for s, b in splits_out.items()}
     model.load_state_dict(current)
-    labels = prep.test.labels.cpu()
     written = {}
-    for which, r in results.items():
-        written |= checkpoints.save_predictions(store, run_id, which, labels, r["preds"], r["probs"], r["losses"],
-                                                record=False)
-    store.update(run_id, written=written, test_acc=last["acc"], test_loss=last["loss"],
-                 best_test_acc=results["best"]["acc"])
+    for which, by_split in results.items():
+        for split, r in by_split.items():
+            index = prep.val_index if split == "val" else None
+            written |= checkpoints.save_predictions(store, run_id, which, splits_out[split].labels.cpu(), r["preds"],
+                                                    r["probs"], r["losses"], record=False, split=split, index=index)
+    last, best = results["last"]["test"], results["best"]["test"]
+    store.update(run_id, written=written, test_acc=last["acc"], test_loss=last["loss"], best_test_acc=best["acc"])
 
 
 def new_run(store: RunStore, cfg: RunConfig, **kwargs) -> tuple[str, FitResult]:

@@ -12,14 +12,16 @@ import torch
 from core import metrics, models, tables
 from core import run_files as files
 from core.inspect import InspectError, grad_cam, saliency
-from ui import evaluation, gallery, runpicker, scores, state
+from ui import data_quality, evaluation, gallery, runpicker, scores, state
 from ui.images import to_pil
 from ui.text import plain
 
 TABS, CELL = "evaluate_tabs", "evaluate_cell"
 TAB_WRONG, TAB_RIGHT, TAB_CELL = "Misclassified", "Correct", "Confusion cell"
+TAB_ISSUES, TAB_MAP = "Label issues", "Data map (training)"
 GALLERIES_OF = "evaluate_galleries_of"  # (run id, weights) the galleries' widget state belongs to
-GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_")
+GALLERY_KEYS = ("evaluate_wrong_", "evaluate_right_", "evaluate_cell_", f"{data_quality.ISSUES}_",
+                f"{data_quality.MAP}_")
 ORDERS = {"highest loss first": ("loss", True), "most confident first": ("confidence", True),
           "least confident first": ("confidence", False)}
 
@@ -230,8 +232,14 @@ if per_class.open:  # built only when opened, like the galleries below
         st.plotly_chart(evaluation.per_class_figure(result["report"]), key="evaluate_per_class")
 scores.section(rec, which, runpicker.mtime(rec, files.predictions(which)), preds, classes)
 
-tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL], key=TABS, on_change="rerun")
-for tab, kind in zip(tabs, ("wrong", "right", "cell")):
+tabs = st.tabs([TAB_WRONG, TAB_RIGHT, TAB_CELL, TAB_ISSUES, TAB_MAP], key=TABS, on_change="rerun")
+for tab, kind in zip(tabs, ("wrong", "right", "cell", "issues", "map")):
     if tab.open:  # only the open tab's gallery is built
         with tab:
-            _gallery_tab(rec, which, meta, images, preds, kind=kind)
+            if kind == "issues":
+                data_quality.label_issues_tab(rec, which, meta, images, preds,
+                                              partial(_detail, rec, which, meta, images, preds, key="evaluate_issues"))
+            elif kind == "map":
+                data_quality.data_map_tab(rec, which, meta)
+            else:
+                _gallery_tab(rec, which, meta, images, preds, kind=kind)

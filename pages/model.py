@@ -1,8 +1,10 @@
-"""Model: every layer's output shape, parameters and MACs for a dataset's input and a batch size;
-a custom layer-stack builder; parameter counts of all architectures side by side."""
+"""Model: every layer's input and output shape, parameters and MACs for a dataset's input and a
+batch size (downloadable as CSV / Markdown); a custom layer-stack builder; parameter counts of all
+architectures side by side."""
 from __future__ import annotations
 
 import json
+import re
 
 import streamlit as st
 
@@ -48,7 +50,8 @@ def _param_counts(shape: tuple, num_classes: int) -> tuple[dict[str, int], dict[
     return counts, refused
 
 
-def _layer_table(arch: str, shape: tuple, num_classes: int, batch: int, layers: list, error: str | None) -> None:
+def _layer_table(arch: str, dataset: str, shape: tuple, num_classes: int, batch: int, layers: list,
+                 error: str | None) -> None:
     if arch == "custom" and error:
         st.error(f"Your custom stack (tab “Build your own”) cannot be built yet: {error}", icon=":material/error:")
         return
@@ -62,16 +65,36 @@ def _layer_table(arch: str, shape: tuple, num_classes: int, batch: int, layers: 
     except models.ModelError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    cols = st.columns(4)
-    cols[0].metric("Parameters", f"{s.total_params:,}")
-    cols[1].metric("Trainable", f"{s.trainable_params:,}")
-    cols[2].metric(f"MACs per batch of {batch}", figs.human(s.total_macs * batch),
+    totals = figs.summary_totals(s, batch)
+    cols = st.columns(5)
+    cols[0].metric("Parameters", totals["Parameters"])
+    cols[1].metric("Trainable", totals["Trainable"], help="Parameters the optimizer updates.")
+    cols[2].metric("Non-trainable", totals["Non-trainable"],
+                   help="Frozen parameters (requires_grad=False). BatchNorm's running mean and variance are "
+                        "buffers in PyTorch, not parameters, so they are not counted here (Keras lists them "
+                        "as non-trainable); they are in the model size.")
+    cols[3].metric(f"MACs per batch of {batch}", figs.human(s.total_macs * batch),
                    help=f"{s.total_macs * batch:,} multiply-adds for one forward pass "
                         f"({s.total_macs:,} per image)")
-    cols[3].metric("Size of the weights", f"{s.size_mb:.2f} MB", help="float32 parameters (4 bytes each)")
+    cols[4].metric("Model size", f"{s.state_mb:.2f} MB",
+                   help=f"About the size of the saved weights: float32 parameters {s.size_mb:.2f} MB "
+                        f"+ buffers {s.buffers_mb:.2f} MB (BatchNorm running statistics)")
     table = figs.summary_table(s, batch)
     st.dataframe(table, hide_index=True, key="model_summary_table", height=min(38 + 35 * len(table), 640),
-                 column_config={"parameters": LOCALIZED, "MACs": LOCALIZED})
+                 column_config={"parameters": LOCALIZED, "trainable": LOCALIZED, "MACs": LOCALIZED})
+    _downloads(table, totals, arch, dataset, batch)
+
+
+def _downloads(table, totals: dict, arch: str, dataset: str, batch: int) -> None:
+    title = CUSTOM_TITLE if arch == "custom" else models.MODELS[arch].title
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", f"layers-{arch}-{dataset}-batch{batch}").strip("-")
+    row = st.container(horizontal=True)
+    row.download_button("Layer table (CSV)", figs.table_csv(table), f"{stem}.csv", "text/csv",
+                         key="model_table_csv", icon=":material/download:",
+                         help="One row per layer, for a spreadsheet")
+    row.download_button("Layer table (Markdown)", figs.table_markdown(
+        table, f"{title} on {_title(dataset)}, batch of {batch}", totals), f"{stem}.md", "text/markdown",
+        key="model_table_md", icon=":material/download:", help="The table and its totals, for a lab report")
 
 
 def _use_in_train(layers: list, dataset: str) -> None:
@@ -147,7 +170,7 @@ table_tab, builder_tab, compare_tab = st.tabs(["Layers", "Build your own", "Comp
 with builder_tab:
     layers, checks, error = _builder(dataset, shape, num_classes, batch)
 with table_tab:
-    _layer_table(arch, shape, num_classes, batch, layers, error)
+    _layer_table(arch, dataset, shape, num_classes, batch, layers, error)
 with compare_tab:
     st.caption(f"Parameters of every architecture for {info.channels}×{info.size[0]}×{info.size[1]} input and "
                f"{num_classes} classes; the chosen one is highlighted.")

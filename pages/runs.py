@@ -10,7 +10,7 @@ import streamlit as st
 from core import compare, metrics, run_files, tables
 from core.runs import RunError
 from ui import compare as compare_figs
-from ui import evaluation, export_ui, runpicker, state, versus
+from ui import elsewhere, evaluation, export_ui, runpicker, state, versus
 from ui.text import plain
 
 state.init()
@@ -23,6 +23,7 @@ if not records:
     st.page_link(state.TRAIN, label="Go to Train", icon=":material/play_circle:")
     st.stop()
 by_id = {r.run_id: r for r in records}
+elsewhere.panel()  # runs a Ray worker or a terminal trains, live (this server's own: the Train page)
 
 PERCENT = {"format": "%.1f%%", "width": "small"}
 COLUMN_CONFIG = {

@@ -46,6 +46,7 @@ def test_curves_stack_every_run_with_its_label():
                             record("c", "C", metrics=rows(0.9))])
     assert frame["run"].tolist() == ["A", "A", "C"]
     assert frame["elapsed_seconds"].tolist() == [2.0, 4.0, 2.0]
+    assert frame["schedule"].tolist() == ["none"] * 3  # so the LR chart can draw stepwise schedules as steps
     assert compare.curves([record("b", "B")]).empty
 
 

@@ -14,8 +14,9 @@ import torch
 from core import presets
 from core.cli import build_parser, main
 from core.config import (
-    MAX_EPOCHS, MAX_SEED, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig, best_basis_note, clean_run_name,
-    field_applies, field_info, field_problem, name_problems, range_text,
+    MAX_EPOCHS, MAX_SEED, OPTIMIZERS, SCHEDULE_EXPLANATIONS, SCHEDULE_TITLES, SCHEDULES, ConfigError, RunConfig,
+    best_basis_note, clean_run_name, field_applies, field_info, field_problem, name_problems, range_text,
+    schedule_explanation,
 )
 from ui import config_form
 
@@ -322,3 +323,18 @@ def test_a_config_file_that_is_a_list_fails_cleanly_in_a_fresh_process(tmp_path)
 def test_json_text_from_anywhere_goes_through_the_same_checks():
     with pytest.raises(ConfigError, match="must hold a JSON object"):
         RunConfig.from_json(json.dumps([1, 2]))
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_every_schedule_explains_itself_in_one_line_with_its_own_numbers(schedule):
+    cfg = RunConfig(schedule=schedule, lr=0.05, gamma=0.3, milestones=(2, 4), step_size=3, patience=4, min_lr=0.001)
+    line = schedule_explanation(cfg)
+    assert line.startswith(f"{SCHEDULE_TITLES[schedule]}: ") and "\n" not in line and len(line) < 260
+    assert line.split(": ", 1)[1] == SCHEDULE_EXPLANATIONS[schedule].format(**{**cfg.to_dict(), "milestones": "2, 4"})
+    assert set(SCHEDULE_EXPLANATIONS) == set(SCHEDULES)  # a new schedule without its line fails here
+    numbers = {"none": "0.05", "step": "3 epoch", "multistep": "2, 4", "exponential": "0.3", "cosine": "0.001",
+               "onecycle": "0.05", "plateau": "4 epoch"}
+    assert numbers[schedule] in line
+    if schedule != "onecycle":
+        assert "warms up linearly from near 0 over 1.5 epoch(s)" in schedule_explanation(
+            cfg.replace(warmup_epochs=1.5))

@@ -123,6 +123,8 @@ def _check_intact_after_kill(ck: Path, run_id: str, pid: int, min_epochs: int, e
     w_last = _weights_epoch(folder / "weights_last.safetensors")
     assert saved["epoch"] >= w_last >= len(rows) >= done >= min_epochs and saved["epoch"] <= done + 1
     assert len(saved["history"]) == saved["epoch"] and saved["step"] > 0
+    # the data map is written just before the checkpoint: whole, and at most one epoch ahead of it
+    assert saved["epoch"] <= store.read_data_map(run_id).epochs <= saved["epoch"] + 1
     assert set(saved) >= {"model", "optimizer", "schedule", "rng"}
     assert 1 <= _weights_epoch(folder / "weights_best.safetensors") <= w_last
 
@@ -176,6 +178,10 @@ def _compare_runs(resumed: tuple[Path, str], reference: tuple[Path, str], epochs
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), which
         pa, pb = checkpoints.load_predictions(store_a, run_a, which), checkpoints.load_predictions(store_b, run_b, which)
         assert all(torch.equal(pa[k], pb[k]) for k in pa), which
+    # the data map after the kill and the resume: exactly the completed epochs, the same numbers
+    ma, mb = store_a.read_data_map(run_a), store_b.read_data_map(run_b)
+    assert ma.epochs == mb.epochs == epochs
+    assert (ma.confidence == mb.confidence).all() and (ma.correct == mb.correct).all()
 
 
 @pytest.mark.slow

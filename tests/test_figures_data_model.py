@@ -1,6 +1,7 @@
 """Figure builders and the layer-editor logic of the Data and Model pages, without Streamlit."""
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -101,6 +102,25 @@ def test_summary_table_for_any_batch_matches_a_real_batch():
     assert conv1["output shape"] == "[16, 16, 24, 24]" and conv1["parameters"] == 416
     fc1 = table[table.layer == "fc1"].iloc[0]
     assert fc1["output shape"] == "[16, 64]" and fc1["parameters"] == 25_664
+
+
+def test_layer_table_exports_for_a_lab_report():
+    one = models.summary(models.build_model("lenet5", (1, 28, 28), 10), (1, 1, 28, 28))
+    table = model_figures.summary_table(one, 16)
+    csv = pd.read_csv(io.StringIO(model_figures.table_csv(table)))
+    assert list(csv.columns) == ["layer", "type", "input shape", "output shape", "parameters", "trainable", "MACs"]
+    fc1 = csv.set_index("layer").loc["fc1"]
+    assert (fc1["input shape"], fc1["output shape"], fc1["trainable"]) == ("[16, 400]", "[16, 120]", 48_120)
+    assert csv["parameters"].sum() == 61_706 and len(csv) == len(one.rows)  # layers only, no total row
+    totals = model_figures.summary_totals(one, 16)
+    assert totals["Non-trainable"] == "0" and totals["Parameters"] == totals["Trainable"] == "61,706"
+    md = model_figures.table_markdown(table, "LeNet-5 on MNIST, batch of 16", totals).splitlines()
+    assert md[0] == "### LeNet-5 on MNIST, batch of 16"
+    header = [c.strip() for c in md[2].strip("|").split("|")]
+    assert header == list(table.columns)
+    conv1 = [c.strip() for c in md[4].strip("|").split("|")]
+    assert conv1 == ["conv1", "Conv2d", "[16, 1, 28, 28]", "[16, 6, 28, 28]", "156", "156", "1,956,864"]
+    assert "- **Trainable:** 61,706" in md and "- **Non-trainable:** 0" in md
 
 
 def test_checks_table():

@@ -115,6 +115,13 @@ def test_curves_figure_draws_train_and_val_per_run_on_the_chosen_x():
         compare_figs.curves_figure(_curves(), "f1")
 
 
+def test_lr_curves_of_stepwise_schedules_are_drawn_as_steps():
+    frame = _curves().assign(schedule=["multistep", "multistep", "cosine", "cosine"])
+    lr = {t.name: t.line.shape for t in compare_figs.curves_figure(frame, "lr").data}
+    assert lr == {"a": "vh", "b": "linear"}  # each run by its own schedule
+    assert {t.line.shape for t in compare_figs.curves_figure(frame, "loss").data} == {"linear"}
+
+
 def test_per_class_accuracy_figure_groups_bars_by_run():
     reports = {"a": metrics.per_class_report([0, 1], [0, 1], ["x", "y"]),
                "b": metrics.per_class_report([0, 1], [1, 1], ["x", "y"])}

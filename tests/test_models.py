@@ -1,6 +1,8 @@
 """The model registry: built-in architectures, custom stacks, summaries and layer lists."""
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -38,9 +40,10 @@ def test_builtin_model_trains_on_each_shape(arch, shape, num_classes):
     out = model(torch.randn(2, *shape))
     assert out.shape == (2, num_classes)
     out.logsumexp(1).sum().backward()
-    first_conv = models.conv_layers(model)[0][1]
-    assert first_conv.in_channels == shape[0]
-    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+    convs = [conv for _, conv in models.conv_layers(model)]
+    assert convs[0].in_channels == shape[0]
+    learned = next(c for c in convs if c.weight.requires_grad)  # a whitening first conv is fitted, not learned
+    assert learned.weight.grad is not None and learned.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("arch", BUILTIN)
@@ -299,9 +302,53 @@ def test_summary_totals_match_the_model(arch, shape):
     assert result.size_mb == pytest.approx(n_params(model) * 4 / 2**20)
     assert all(r["output_shape"][0] == 4 for r in result.rows)
     assert result.rows[-1]["output_shape"] == [4, 10]
+    assert sum(r["trainable"] for r in result.rows) == result.trainable_params
     frame = result.to_frame()
-    assert list(frame.columns) == ["layer", "type", "output_shape", "params", "macs"]
+    assert list(frame.columns) == ["layer", "type", "input_shape", "output_shape", "params", "trainable", "macs"]
     assert len(frame) == len(result.rows)
+
+
+def test_lenet5_layer_table_for_a_batch_of_16_matches_the_hand_computed_answer():
+    # By hand, batch 16 of 1×28×28: conv1 5×5 with padding 2 keeps 28×28, 1·25·6+6 = 156;
+    # pool → 14×14; conv2 5×5 → 10×10, 6·25·16+16 = 2,416; pool → 5×5; flatten 16·5·5 = 400;
+    # fc1 400·120+120 = 48,120; fc2 120·84+84 = 10,164; fc3 84·10+10 = 850.
+    expected = [
+        ("conv1", [16, 1, 28, 28], [16, 6, 28, 28], 156), ("relu1", [16, 6, 28, 28], [16, 6, 28, 28], 0),
+        ("pool1", [16, 6, 28, 28], [16, 6, 14, 14], 0), ("conv2", [16, 6, 14, 14], [16, 16, 10, 10], 2416),
+        ("relu2", [16, 16, 10, 10], [16, 16, 10, 10], 0), ("pool2", [16, 16, 10, 10], [16, 16, 5, 5], 0),
+        ("flatten", [16, 16, 5, 5], [16, 400], 0), ("fc1", [16, 400], [16, 120], 48120),
+        ("relu3", [16, 120], [16, 120], 0), ("fc2", [16, 120], [16, 84], 10164),
+        ("relu4", [16, 84], [16, 84], 0), ("fc3", [16, 84], [16, 10], 850),
+    ]
+    result = summary(build_model("lenet5", (1, 28, 28), 10), (16, 1, 28, 28))
+    assert [(r["layer"], r["input_shape"], r["output_shape"], r["trainable"]) for r in result.rows] == expected
+    assert result.total_params == result.trainable_params == 61_706 and result.non_trainable_params == 0
+    # RGB 32×32 is not padded: conv1 3·25·6+6 = 456 → 28×28, and the rest is the same
+    rgb = summary(build_model("lenet5", (3, 32, 32), 10), (16, 3, 32, 32)).rows
+    assert (rgb[0]["input_shape"], rgb[0]["output_shape"], rgb[0]["params"]) == ([16, 3, 32, 32], [16, 6, 28, 28], 456)
+
+
+@pytest.mark.parametrize("arch", [*BUILTIN, "custom"])
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)], ids=["gray", "rgb"])
+def test_every_layer_takes_what_the_layer_before_gives(arch, shape):
+    custom = [{"type": "conv", "out_channels": 4, "kernel_size": 3}, {"type": "batchnorm"}, {"type": "relu"},
+              {"type": "maxpool"}, {"type": "flatten"}, {"type": "linear", "out_features": 10}]
+    rows = summary(build_model(arch, shape, 10, custom if arch == "custom" else []), (16, *shape)).rows
+    assert rows[0]["input_shape"] == [16, *shape]
+    for before, after in zip(rows, rows[1:]):  # equal sizes: a functional flatten may sit between
+        assert math.prod(after["input_shape"]) == math.prod(before["output_shape"]), (before, after)
+    assert rows[-1]["output_shape"] == [16, 10]
+
+
+def test_frozen_weights_count_as_non_trainable_and_buffers_count_in_the_size():
+    model = build_model("fast_cnn", (1, 28, 28), 10)
+    model.conv1.weight.requires_grad_(False)
+    result = summary(model, (16, 1, 28, 28))
+    conv1 = next(r for r in result.rows if r["layer"] == "conv1")
+    assert conv1["trainable"] == conv1["params"] - model.conv1.weight.numel()
+    assert result.non_trainable_params == model.conv1.weight.numel()
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    assert buffers > 0 and result.state_mb == pytest.approx((n_params(model) * 4 + buffers) / 2**20)
 
 
 def test_summary_macs_scale_with_the_batch():

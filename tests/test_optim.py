@@ -4,7 +4,7 @@ import torch
 
 from core.augment import augment_batch, normalizer
 from core.config import RunConfig
-from core.optim import Schedule, build_optimizer, lr_preview
+from core.optim import Schedule, build_optimizer, lr_preview, lr_table
 
 
 def per_epoch(lrs, spe):
@@ -107,3 +107,60 @@ def test_hflip_flips_about_half_the_batch():
     out = augment_batch(x, RunConfig(aug_hflip=True), torch.Generator().manual_seed(0))
     flipped = (out != x).flatten(1).any(1).sum().item()
     assert 16 < flipped < 48
+
+
+# ---- the LR per epoch beside the preview ----------------------------------------------------
+
+def torch_per_epoch(make, epochs: int, lr: float = 1.0, losses=None) -> list[float]:
+    """What torch's own scheduler, stepped once per epoch, gives at the start of each epoch."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = make(optimizer)
+    out = []
+    for epoch in range(epochs):
+        out.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step(*([losses[epoch]] if losses else []))
+    return out
+
+
+@pytest.mark.parametrize("cfg, make", [
+    (RunConfig(lr=1.0, schedule="step", step_size=2, gamma=0.5, epochs=6),
+     lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5)),
+    (RunConfig(lr=1.0, schedule="multistep", milestones=(2, 5), gamma=0.1, epochs=6),
+     lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5], gamma=0.1)),
+    (RunConfig(lr=1.0, schedule="exponential", gamma=0.7, epochs=6),
+     lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7)),
+    (RunConfig(lr=1.0, schedule="cosine", min_lr=0.01, epochs=6),
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.01)),
+], ids=["step", "multistep", "exponential", "cosine"])
+def test_lr_table_matches_torchs_own_schedulers_epoch_by_epoch(cfg, make):
+    table = lr_table(lr_preview(cfg, 5), 5)
+    assert table["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    start = "LR" if "LR" in table else "LR at first batch"
+    assert table[start].tolist() == pytest.approx(torch_per_epoch(make, 6))
+    # stepwise schedules hold one LR per epoch: one column; cosine moves within the epoch too
+    assert ("LR" in table) == (cfg.schedule != "cosine")
+
+
+def test_lr_table_of_onecycle_gives_each_epochs_first_and_last_batch():
+    cfg = RunConfig(lr=0.5, schedule="onecycle", epochs=4)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=4 * 3)
+    steps = []
+    for _ in range(12):
+        steps.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    table = lr_table(lr_preview(cfg, 3), 3)
+    assert table["LR at first batch"].tolist() == pytest.approx(steps[::3])
+    assert table["LR at last batch"].tolist() == pytest.approx(steps[2::3])
+
+
+def test_plateau_table_gives_both_bounds_the_validation_loss_decides_between():
+    cfg = RunConfig(lr=1.0, schedule="plateau", gamma=0.5, patience=1, epochs=7)
+    table = lr_table(lr_preview(cfg, 4), 4, lr_preview(cfg, 4, stalled=True))
+    assert table["LR (val loss improving)"].tolist() == [1.0] * 7
+    never = torch_per_epoch(lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=1),
+                            7, losses=[1.0] * 7)
+    assert table["LR if val loss never improves"].tolist() == pytest.approx(never)
+    assert never[-1] < 1.0  # the check has teeth: the stalled run did decay

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from core import data, models
@@ -83,6 +84,35 @@ def test_lab_question_seed_cnn7_batch_16_on_mnist():
     assert table3.loc["conv1", "output shape"] == "[3, 16, 24, 24]"
     assert table3.loc["conv1", "MACs"] * 16 == table.loc["conv1", "MACs"] * 3
     assert table3["parameters"].tolist() == table["parameters"].tolist()
+
+
+def test_layer_table_has_input_shapes_totals_and_lab_report_downloads(monkeypatch):
+    offered = {}  # what the download buttons hand the browser, by file name
+    keep = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, data, mimetype, kind, filename=None):
+        offered[filename] = data.decode() if isinstance(data, bytes) else data
+        return keep(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    at = open_page()
+    table = layer_table(at).set_index("layer")
+    assert (table.loc["fc1", "input shape"], table.loc["fc1", "output shape"]) == ("[16, 400]", "[16, 120]")
+    assert table.loc["conv2", "trainable"] == 2_416
+    tiles = metrics(at)
+    assert tiles["Non-trainable"] == "0" and tiles["Model size"] == "0.24 MB"
+    csv = offered["layers-lenet5-mnist-sample-batch16.csv"]
+    assert csv.splitlines()[1] == 'conv1,Conv2d,"[16, 1, 28, 28]","[16, 6, 28, 28]",156,156,1956864'
+    md = offered["layers-lenet5-mnist-sample-batch16.md"]
+    assert md.startswith("### LeNet-5") and "batch of 16" in md.splitlines()[0]
+    assert "- **Trainable:** 61,706" in md
+    # RGB: the table starts from the colour image, whatever the architecture
+    at.selectbox(key="model_dataset").set_value("cifar10")
+    at.selectbox(key="model_arch").set_value("resnet18_tv").run()
+    assert not at.exception
+    rgb = layer_table(at)
+    assert rgb["input shape"].iloc[0] == "[16, 3, 32, 32]" and rgb["output shape"].iloc[-1] == "[16, 10]"
+    assert "layers-resnet18-tv-cifar10-batch16.csv" in offered
 
 
 def test_shape_comes_from_the_dataset_description_without_loading():

@@ -50,6 +50,34 @@ def test_lr_preview_follows_the_schedule_fields(app):
     assert ys[0] == pytest.approx(0.1) and ys[-1] == pytest.approx(0.001)
 
 
+def test_lr_schedule_is_explained_tabled_per_epoch_and_can_go_log_scale(app):
+    app.switch_page(state.TRAIN).run()
+    app.number_input(key="cfg_epochs").set_value(4)
+    app.number_input(key="cfg_lr").set_value(0.1)
+    app.selectbox(key="cfg_schedule").set_value("step").run()
+    app.number_input(key="cfg_step_size").set_value(2).run()
+    assert not app.exception
+    assert any(c.value.startswith("StepLR: the LR is multiplied by 0.1 after every 2 epoch(s)") for c in app.caption)
+    table = next(df.value for df in app.dataframe if "epoch" in df.value.columns)
+    assert table["epoch"].tolist() == [1, 2, 3, 4]
+    assert table["LR"].tolist() == pytest.approx([0.1, 0.1, 0.01, 0.01])
+    fig = next(f for f in plotly_figures(app) if "Learning-rate" in f["layout"]["title"]["text"])
+    assert fig["data"][0]["line"]["shape"] == "hv" and fig["layout"]["yaxis"].get("type") != "log"
+    app.toggle(key="train_lr_log").set_value(True).run()
+    fig = next(f for f in plotly_figures(app) if "Learning-rate" in f["layout"]["title"]["text"])
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    # ReduceLROnPlateau: what the preview can show, and that the validation loss decides the rest
+    app.number_input(key="cfg_epochs").set_value(6)
+    app.selectbox(key="cfg_schedule").set_value("plateau").run()
+    assert any("depends on the validation loss" in c.value for c in app.caption)
+    fig = next(f for f in plotly_figures(app) if "Learning-rate" in f["layout"]["title"]["text"])
+    assert "depends on the validation loss" in fig["layout"]["annotations"][0]["text"]
+    table = next(df.value for df in app.dataframe if "epoch" in df.value.columns)
+    assert table["LR (val loss improving)"].tolist() == pytest.approx([0.1] * 6)
+    # patience 2: epochs 2-4 do not beat epoch 1, so the fastest drop comes after epoch 4
+    assert table["LR if val loss never improves"].tolist() == pytest.approx([0.1] * 4 + [0.01] * 2)
+
+
 def test_train_enqueues_a_valid_config_and_the_live_panel_shows_it(app):
     app.switch_page(state.TRAIN).run()
     app.number_input(key="cfg_epochs").set_value(1)

@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from core.config import STEPWISE_SCHEDULES
+
 PALETTE = qualitative.Plotly
 METRICS = {"loss": "Loss", "acc": "Accuracy", "lr": "Learning rate"}
 X_AXES = {"epoch": "epoch", "elapsed_seconds": "wall time (s)"}
@@ -27,10 +29,14 @@ def curves_figure(frame: pd.DataFrame, metric: str, x: str = "epoch", height: in
     fig = go.Figure()
     for i, (run, rows) in enumerate(frame.groupby("run", sort=False)):
         color = PALETTE[i % len(PALETTE)]
+        # a point is the LR an epoch trained with, placed at the epoch's end: a stepwise schedule's
+        # step comes before its point ("vh"), so a drop after epoch 2 shows at epoch 2
+        stepwise = metric == "lr" and rows.get("schedule", pd.Series([""])).iloc[0] in STEPWISE_SCHEDULES
         for column, part, dash in series:
             fig.add_trace(go.Scatter(
                 x=rows[x], y=rows[column], mode="lines+markers", name=f"{run} · {part}" if part else run,
-                legendgroup=run, line=dict(color=color, dash=dash), marker=dict(size=5),
+                legendgroup=run, line=dict(color=color, dash=dash, shape="vh" if stepwise else "linear"),
+                marker=dict(size=5),
                 hovertemplate=f"{run}<br>{part or 'lr'} %{{y:.4g}} at {X_AXES[x]} %{{x:.4g}}<extra></extra>",
             ))
     yaxis = dict(title=METRICS[metric])

@@ -23,7 +23,7 @@ def _pick(key: str, index: int) -> None:
 
 
 def tiles(images, indices, caption: Callable[[int], str], *, key: str, per_page: int = 24,
-          columns: int = 4, scale: int = 3, empty: str = "No images match.") -> int | None:
+          columns: int = 4, scale: int = 3, empty: str = "No images match.", noun: str = "test image") -> int | None:
     """Draw one page of `indices` (sample indices into `images`, already ordered) as tiles.
 
     Returns the selected sample index when it is part of `indices`, else None.
@@ -51,6 +51,6 @@ def tiles(images, indices, caption: Callable[[int], str], *, key: str, per_page:
             with col.container(border=True):
                 st.image(to_pil(images[idx], scale), width="stretch", output_format="PNG")
                 st.caption(caption(idx))
-                st.button(f"#{idx}", key=f"{key}_tile_{idx}", width="stretch", help=f"Inspect test image #{idx}",
+                st.button(f"#{idx}", key=f"{key}_tile_{idx}", width="stretch", help=f"Inspect {noun} #{idx}",
                           type="primary" if idx == chosen else "secondary", on_click=_pick, args=(key, idx))
     return chosen if chosen is not None and bool((indices == chosen).any()) else None

@@ -165,6 +165,12 @@ def _progress(live) -> None:
                 + _basis(live))
 
 
+def _lr_steps(live) -> bool:
+    from core.config import STEPWISE_SCHEDULES
+
+    return live.config.get("schedule") in STEPWISE_SCHEDULES
+
+
 def _chart(live, every: float) -> None:
     from ui.train_figures import live_figure  # Plotly: not needed for a first page with no runs
 
@@ -172,9 +178,9 @@ def _chart(live, every: float) -> None:
         drawn = state.get(state.LIVE_CHART)
         if drawn and drawn["live"] is live:  # sent again unchanged: build it once (~30 ms of CPU)
             figure = drawn.get("figure") or drawn.setdefault(
-                "figure", live_figure(live.steps, live.epoch_rows, live.best_epoch))
+                "figure", live_figure(live.steps, live.epoch_rows, live.best_epoch, _lr_steps(live)))
         else:
-            figure = live_figure(live.steps, live.epoch_rows, live.best_epoch)
+            figure = live_figure(live.steps, live.epoch_rows, live.best_epoch, _lr_steps(live))
         st.plotly_chart(figure, key="live_chart")
     else:
         # empty axes while the data loads: the browser builds the chart before the training clock
@@ -208,7 +214,7 @@ def _queue(queue, compact: bool) -> None:
 
 def _last_finished(finished, compact: bool) -> None:
     if not finished:
-        st.caption("Nothing is training right now.")
+        st.caption("Nothing is training in this server's queue right now.")
         return
     done = finished[0]
     if time.time() - done.started_at > 24 * 3600:
@@ -222,7 +228,8 @@ def _last_finished(finished, compact: bool) -> None:
         if not compact:
             from ui.train_figures import live_figure
 
-            st.plotly_chart(live_figure(done.steps, done.epoch_rows, done.best_epoch), key="done_chart")
+            st.plotly_chart(live_figure(done.steps, done.epoch_rows, done.best_epoch, _lr_steps(done)),
+                            key="done_chart")
         if st.button("Evaluate this run", key=f"eval_{done.run_id}", icon=":material/fact_check:"):
             state.put(state.SELECTED_RUN, done.run_id)
             st.switch_page(state.EVALUATE)

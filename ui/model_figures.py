@@ -1,5 +1,6 @@
-"""Pure builders for the Model page: the layer table for a batch size, the parameter-count chart,
-and readable numbers. No Streamlit here, so tests call them directly."""
+"""Pure builders for the Model page: the layer table for a batch size and its CSV / Markdown
+exports, the parameter-count chart, and readable numbers. No Streamlit here, so tests call them
+directly."""
 from __future__ import annotations
 
 import pandas as pd
@@ -21,17 +22,42 @@ def human(n: float) -> str:
 def summary_table(s: ModelSummary, batch: int) -> pd.DataFrame:
     """The layer table for `batch` images, from a summary taken at batch size 1.
 
-    Every layer's output keeps the batch as its first dimension and its multiply-adds grow
-    linearly with it, so one cheap forward pass of a single image gives exact numbers for any
+    Every layer's input and output keep the batch as their first dimension and its multiply-adds
+    grow linearly with it, so one cheap forward pass of a single image gives exact numbers for any
     batch size (a real batch of 4,096 through a ResNet would take minutes on a CPU).
     """
     return pd.DataFrame({
         "layer": [r["layer"] for r in s.rows],
         "type": [r["type"] for r in s.rows],
+        "input shape": [str([batch, *r["input_shape"][1:]]) for r in s.rows],
         "output shape": [str([batch, *r["output_shape"][1:]]) for r in s.rows],
         "parameters": [r["params"] for r in s.rows],
+        "trainable": [r["trainable"] for r in s.rows],
         "MACs": [r["macs"] * batch for r in s.rows],
     })
+
+
+def summary_totals(s: ModelSummary, batch: int) -> dict[str, str]:
+    """The totals a lab report quotes under the table, as the page's tiles show them."""
+    return {
+        "Parameters": f"{s.total_params:,}",
+        "Trainable": f"{s.trainable_params:,}",
+        "Non-trainable": f"{s.non_trainable_params:,}",
+        f"MACs per batch of {batch}": f"{s.total_macs * batch:,}",
+        "Model size": f"{s.state_mb:.2f} MB",
+    }
+
+
+def table_csv(table: pd.DataFrame) -> str:
+    """The layer table alone, one row per layer, so a spreadsheet can sum and plot it."""
+    return table.to_csv(index=False)
+
+
+def table_markdown(table: pd.DataFrame, title: str, totals: dict[str, str]) -> str:
+    """A heading, the layer table and its totals: a section to paste into a lab report."""
+    lines = [f"### {title}", "", table.to_markdown(index=False, intfmt=","), ""]
+    lines += [f"- **{name}:** {value}" for name, value in totals.items()]
+    return "\n".join(lines) + "\n"
 
 
 def checks_table(checks: list[LayerCheck], batch: int, broken: str | None = None) -> pd.DataFrame:

@@ -90,22 +90,25 @@ def load_meta(rec: RunRecord) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _predictions(root: str, run_id: str, which: str, mtime: float) -> dict:
-    return {k: v.numpy() for k, v in checkpoints.load_predictions(state.store(), run_id, which).items()}
+def _predictions(root: str, run_id: str, which: str, mtime: float, split: str = "test") -> dict:
+    return {k: v.numpy() for k, v in checkpoints.load_predictions(state.store(), run_id, which, split).items()}
 
 
-def read_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
-    """A run's stored test predictions as numpy arrays (cached by the file's mtime); RunError
-    when the file is missing or damaged, for pages that must carry on without them."""
+def read_predictions(rec: RunRecord, which: str, split: str = "test") -> dict[str, np.ndarray]:
+    """Saved predictions of the test set, or (split="val") of the validation share, as numpy arrays
+    (cached by the file's mtime); RunError when the file is missing or damaged, for pages that
+    must carry on without them."""
     try:
-        return _predictions(str(state.store().root), rec.run_id, which, mtime(rec, files.predictions(which)))
+        return _predictions(str(state.store().root), rec.run_id, which, mtime(rec, files.predictions(which, split)),
+                            split)
     except OSError as exc:
-        raise RunError(f"{files.predictions(which)} cannot be read ({exc})") from None
+        raise RunError(f"{files.predictions(which, split)} cannot be read ({exc})") from None
 
 
-def load_predictions(rec: RunRecord, which: str) -> dict[str, np.ndarray]:
+def load_predictions(rec: RunRecord, which: str, split: str = "test") -> dict[str, np.ndarray]:
+    """Saved predictions of the test set, or (split="val") of the validation share."""
     try:
-        return read_predictions(rec, which)
+        return read_predictions(rec, which, split)
     except RunError as exc:
         st.error(f"Predictions of run {rec.run_id} cannot be read: {exc}")
         st.stop()
@@ -118,9 +121,19 @@ def load_test_images(rec: RunRecord):
 
 def load_test_split(rec: RunRecord):
     """The run's test split (images + labels, in prediction order); stops when it is missing."""
+    return _dataset(rec, "test").test
+
+
+def load_train_images(rec: RunRecord):
+    """The dataset's whole training split (uint8 [N,C,H,W]: the data map and the validation share
+    name images by their position in it); stops with a link to Data when missing."""
+    return _dataset(rec, "training").train.images
+
+
+def _dataset(rec: RunRecord, what: str):
     try:
-        return data.load(rec.config.dataset).test
+        return data.load(rec.config.dataset)
     except data.DatasetError as exc:
-        st.warning(f"The test images of dataset {rec.config.dataset} are not available here: {exc}")
+        st.warning(f"The {what} images of dataset {rec.config.dataset} are not available here: {exc}")
         st.page_link(state.DATA, label="Go to Data", icon=":material/dataset:")
         st.stop()

@@ -44,7 +44,7 @@ def _job_status(run_every, poll: bool):
         snap = state.snapshot()
         live, queue = snap["live"], snap["queue"]
         if live is None and not queue:
-            st.caption(":material/check_circle: No training job running.")
+            st.caption(":material/check_circle: Nothing training in this server's queue.")
             if run_every:  # the job just ended: redraw the page once so it stops polling
                 st.rerun()
             return

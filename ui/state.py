@@ -31,11 +31,13 @@ LR_FINDER = "lr_finder_result"         # the last LR-finder sweep with the setti
 LIVE_REFRESH = "live_refresh"          # the live panel's refresh mode this person chose, if any
 LIVE_CHART = "live_chart_drawn"        # what the live chart drew last, and when (ui/live.py)
 KEPT = "kept_widgets"                  # widget key -> last value, for widgets on pages not shown
+SWEEP_SELECTED = "sweep_selected"      # sweep id the Sweeps page shows (None: the newest)
+TRAIN_BACKEND = "train_backend"        # where the Train button sends a run: "local" queue or "ray"
 
 DEFAULTS = {
     SELECTED_RUN: None, COMPARE_RUNS: [], TRAIN_PREFILL: None, FLASH: None, TRAIN_FORM: None,
     LAYER_STACK: None, LAYER_BASE: None, LAYER_VERSION: 0, LR_FINDER: None, LIVE_REFRESH: None, LIVE_CHART: None,
-    KEPT: {},
+    KEPT: {}, SWEEP_SELECTED: None, TRAIN_BACKEND: "local",
 }
 
 # Keys whose value also survives a browser reload. A reload starts a new session, so these are
@@ -55,6 +57,7 @@ RUNS = "pages/runs.py"
 EVALUATE = "pages/evaluate.py"
 INSPECT = "pages/inspect_model.py"
 PLAYGROUND = "pages/playground.py"
+SWEEPS = "pages/sweeps.py"
 
 
 def init() -> None:

@@ -19,14 +19,28 @@ def _lr_range(lrs) -> list[float]:
     return [0, top * 1.1 if top > 0 else 1.0]
 
 
-def lr_preview_figure(lrs: list[float], steps_per_epoch: int, note: str = "") -> go.Figure:
+def lr_preview_figure(lrs: list[float], steps_per_epoch: int, note: str = "", *, steps: bool = False,
+                      log: bool = False, stalled: list[float] | None = None) -> go.Figure:
+    """The LR of every batch. `steps` draws a stepwise schedule as the staircase it is (each point is
+    the LR from the start of its batch on); `stalled` adds ReduceLROnPlateau's other bound."""
     x = [i / steps_per_epoch for i in range(len(lrs))]
-    fig = go.Figure(go.Scatter(x=x, y=lrs, mode="lines", name="learning rate",
-                               hovertemplate="epoch %{x:.2f}<br>lr %{y:.3g}<extra></extra>"))
+    shape = "hv" if steps else "linear"
+    hover = "epoch %{x:.2f}<br>lr %{y:.3g}<extra></extra>"
+    fig = go.Figure(go.Scatter(x=x, y=lrs, mode="lines", line_shape=shape, hovertemplate=hover,
+                               name="while val loss improves" if stalled is not None else "learning rate"))
+    if stalled is not None:
+        fig.add_trace(go.Scatter(x=x, y=stalled, mode="lines", line_shape=shape, line_dash="dash",
+                                 name="if val loss never improves", hovertemplate=hover))
+        fig.add_annotation(text="depends on the validation loss: the run's LR lies between these lines",
+                           xref="paper", yref="paper", x=0.5, y=1.0, yanchor="bottom", showarrow=False,
+                           font=dict(size=11))
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="learning rate", range=_lr_range(lrs))
-    fig.update_layout(showlegend=False)
-    return _layout(fig, "Learning-rate schedule" + (f" ({note})" if note else ""), 260)
+    if log:
+        fig.update_yaxes(title="learning rate (log scale)", type="log", exponentformat="power")
+    else:
+        fig.update_yaxes(title="learning rate", range=_lr_range(lrs + (stalled or [])))
+    fig.update_layout(showlegend=stalled is not None)
+    return _layout(fig, "Learning-rate schedule" + (f" ({note})" if note else ""), 260 + 40 * (stalled is not None))
 
 
 def lr_finder_figure(lrs, losses, suggestion=None) -> go.Figure:
@@ -40,8 +54,11 @@ def lr_finder_figure(lrs, losses, suggestion=None) -> go.Figure:
     return _layout(fig, "LR finder", 280)
 
 
-def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0) -> go.Figure:
-    """Loss (per batch and per epoch), accuracy per epoch and LR, sharing the epoch axis."""
+def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0, lr_steps: bool = False) -> go.Figure:
+    """Loss (per batch and per epoch), accuracy per epoch and LR, sharing the epoch axis.
+
+    `lr_steps` draws a stepwise schedule's LR as steps: each point is a batch's LR at the batch's
+    end, so the step comes before the point ("vh")."""
     fig = make_subplots(rows=1, cols=3, subplot_titles=("Loss", "Accuracy", "Learning rate"),
                         horizontal_spacing=0.07)
     if steps:
@@ -51,7 +68,8 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0)
         fig.add_trace(go.Scatter(x=x, y=[s[3] for s in steps], mode="lines", name="running loss",
                                  line=dict(color="#636efa")), 1, 1)
         fig.add_trace(go.Scatter(x=x, y=[s[4] for s in steps], mode="lines", name="lr",
-                                 line=dict(color="#00a37a"), showlegend=False), 1, 3)
+                                 line=dict(color="#00a37a", shape="vh" if lr_steps else "linear"),
+                                 showlegend=False), 1, 3)
     if epoch_rows:
         ep = [r["epoch"] for r in epoch_rows]
         fig.add_trace(go.Scatter(x=ep, y=[r["train_loss"] for r in epoch_rows], mode="lines+markers",
@@ -62,6 +80,9 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0)
                                  name="train acc", line=dict(color="#1f3bbf")), 1, 2)
         fig.add_trace(go.Scatter(x=ep, y=[r["val_acc"] for r in epoch_rows], mode="lines+markers",
                                  name="val acc", line=dict(color="#ef553b")), 1, 2)
+        if not steps:  # a run known only from its folder (trained elsewhere): the LR of each epoch
+            fig.add_trace(go.Scatter(x=ep, y=[r["lr"] for r in epoch_rows], mode="lines+markers", name="lr",
+                                     line=dict(color="#00a37a"), showlegend=False), 1, 3)
         if best_epoch:
             best = next((r for r in epoch_rows if r["epoch"] == best_epoch), None)
             if best:
@@ -72,7 +93,7 @@ def live_figure(steps: list[tuple], epoch_rows: list[dict], best_epoch: int = 0)
                                                      line=dict(color="black", width=1))), 1, 2)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_yaxes(range=_lr_range([s[4] for s in steps]), row=1, col=3)
+    fig.update_yaxes(range=_lr_range([s[4] for s in steps] or [r["lr"] for r in epoch_rows]), row=1, col=3)
     if not steps and not epoch_rows:  # before the first batch: the panel titles without made-up axes
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)

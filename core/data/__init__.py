@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # Importing this package does not import torch: the registry, `status` and `data_dir` are file
 # checks, and the dashboard's first page uses them before torch (2–4 s) has loaded. The tensor
 # types and loaders are imported on first use.
-_LAZY = {"Dataset": "base", "Split": "base", "channel_stats": "base", "holdout": "base",
+_LAZY = {"Dataset": "base", "Split": "base", "channel_stats": "base", "holdout": "base", "holdout_indices": "base",
          "ImportCancelled": "importer", "ImportReport": "importer"}
 
 
@@ -41,7 +41,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "DATASETS", "Dataset", "DatasetError", "DatasetInfo", "ImportPlan", "ImportReport", "SourceStatus", "Split",
-    "clear_cache", "data_dir", "download", "holdout", "image_shape", "import_image_folder", "info", "is_known", "load",
+    "clear_cache", "data_dir", "download", "holdout", "holdout_indices", "image_shape", "import_image_folder", "info", "is_known", "load",
     "names", "preview_import", "status",
 ]
 

@@ -93,13 +93,24 @@ def holdout(split: Split, share: float, seed: int) -> tuple[Split, Split]:
     Quotas use largest remainders so the held-out size is round(N * share) overall; a class
     never gives up its last example. Both parts keep the original order.
     """
+    if share == 0 or len(split) == 0:
+        if not 0 <= share < 1:
+            raise DatasetError(f"the held-out share must be in [0, 1), got {share:g}")
+        return split, empty_like(split)
+    kept, held = holdout_indices(split.labels, share, seed)
+    return split.subset(kept), split.subset(held)
+
+
+def holdout_indices(labels: torch.Tensor, share: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The positions `holdout` keeps and holds out, each sorted: the data map and the validation
+    predictions name their images by these positions in the dataset's own split."""
     if not 0 <= share < 1:
         raise DatasetError(f"the held-out share must be in [0, 1), got {share:g}")
-    n = len(split)
+    n = len(labels)
     if share == 0 or n == 0:
-        return split, empty_like(split)
+        return torch.arange(n), torch.zeros(0, dtype=torch.long)
     generator = torch.Generator().manual_seed(int(seed))
-    classes, counts = torch.unique(split.labels, sorted=True, return_counts=True)
+    classes, counts = torch.unique(labels, sorted=True, return_counts=True)
     counts = counts.tolist()
     quota = [math.floor(c * share) for c in counts]
     leftover = round(n * share) - sum(quota)
@@ -112,12 +123,12 @@ def holdout(split: Split, share: float, seed: int) -> tuple[Split, Split]:
             leftover -= 1
     held = []
     for cls, k in zip(classes.tolist(), quota):
-        members = (split.labels == cls).nonzero().flatten()
+        members = (labels == cls).nonzero().flatten()
         held.append(members[torch.randperm(len(members), generator=generator)[:k]])
     held_idx = torch.cat(held).sort().values
     mask = torch.ones(n, dtype=torch.bool)
     mask[held_idx] = False
-    return split.subset(mask.nonzero().flatten()), split.subset(held_idx)
+    return mask.nonzero().flatten(), held_idx
 
 
 def shuffled(split: Split, seed: int) -> Split:

@@ -11,7 +11,7 @@ import numbers
 import torch
 from torch import nn
 
-from core.models import classic, resnet
+from core.models import classic, resnet, whitened
 from core.models.base import ModelError, ModelInfo
 from core.models.custom import (
     LAYER_TYPES,
@@ -69,6 +69,15 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
               "torchvision's ImageNet ResNet-18 (7×7 stride-2 stem and max-pool), untrained, with "
               "its first conv taking the dataset's channels.",
               16, resnet.resnet18_tv),
+    ModelInfo("whitened_cnn", "Whitened CNN (CIFAR speed-run design)",
+              "The airbench design sized for a CPU: a frozen 2×2 whitening conv fitted to the training "
+              "images, three conv–pool–BatchNorm–GELU groups of 48/128/128 channels that start as "
+              "identity maps, a 1/9-scaled head. Made for 32×32 colour photos.",
+              9, whitened.whitened_cnn),
+    ModelInfo("whitened_cnn_wide", "Whitened CNN, airbench94 widths",
+              "The same design at airbench94's 64/256/256 channels: 94% on CIFAR-10 in ten epochs "
+              "(seconds on a GPU; most of an hour on a 2-core CPU).",
+              9, whitened.whitened_cnn_wide),
     ModelInfo("custom", "Custom layer stack",
               "Your own stack of conv, pool, BatchNorm, ReLU, dropout, flatten and linear layers, "
               "built on the Model page.",

@@ -25,15 +25,27 @@ def _residual_blocks() -> tuple:
 
 @dataclass
 class ModelSummary:
-    rows: list[dict]  # layer, type, output_shape (incl. batch), params, macs
+    rows: list[dict]  # layer, type, input_shape, output_shape (both incl. batch), params, trainable, macs
     total_params: int
     trainable_params: int
     total_macs: int
     size_mb: float  # parameter bytes / 2**20
+    buffers_mb: float = 0.0  # BatchNorm running statistics etc.: saved with the weights, never trained
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    @property
+    def state_mb(self) -> float:
+        """About the size of the saved weights (parameters and buffers)."""
+        return self.size_mb + self.buffers_mb
 
     def to_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=["layer", "type", "output_shape", "params", "macs"])
-        frame["output_shape"] = frame["output_shape"].map(lambda s: " × ".join(map(str, s)))
+        columns = ["layer", "type", "input_shape", "output_shape", "params", "trainable", "macs"]
+        frame = pd.DataFrame(self.rows, columns=columns)
+        for shape in ("input_shape", "output_shape"):
+            frame[shape] = frame[shape].map(lambda s: " × ".join(map(str, s)))
         return frame
 
 
@@ -70,6 +82,7 @@ def summary(model: nn.Module, input_size: tuple) -> ModelSummary:
         trainable_params=int(stats.trainable_params),
         total_macs=int(stats.total_mult_adds) * batch,
         size_mb=stats.total_param_bytes / 2**20,
+        buffers_mb=sum(b.numel() * b.element_size() for b in model.buffers()) / 2**20,
     )
 
 
@@ -84,8 +97,10 @@ def _rows(model: nn.Module, layers: list, batch: int) -> list[dict]:
         rows.append({
             "layer": names.get(id(info.module), info.var_name),
             "type": info.class_name,
+            "input_shape": [batch, *info.input_size[1:]],
             "output_shape": [batch, *info.output_size[1:]],
             "params": int(info.num_params),
+            "trainable": int(info.trainable_params),
             "macs": int(macs) * batch,
         })
     return rows
