@@ -9,6 +9,11 @@ a real Streamlit server on them and times, in headless Chromium, after one warm-
   Evaluate  click "Evaluate" (the 10k-prediction run selected) → the confusion matrix and the 24
             images of the first gallery page are drawn and the script has finished
 
+  Versus    click "Runs" with the first and the newest run compared → the sample-by-sample agreement
+            matrix and the 24 images of its first cell are drawn and the script has finished
+  Scores    on Evaluate, click "Curves, calibration and top-k accuracy" → the precision-recall
+            curves are drawn (computed on first open, then cached)
+
 Each visit starts on Home. Both bars are 1 s (issue "Performance", bar 4). Also reported: the CPU
 time server and browser spend on a visit (what the visit costs on an idle machine, whatever else
 is running here) and the server-side script time of each page alone, with AppTest in this
@@ -83,11 +88,13 @@ def _fake_predictions(labels: np.ndarray, accuracy: float, seed: int) -> dict:
             "probs": torch.from_numpy(probs), "losses": torch.from_numpy(losses)}
 
 
-def build_store(ck: Path, data_root: Path) -> str:
-    """200 completed LeNet-5 runs on MNIST; returns the newest run's id (the Evaluate default).
+def build_store(ck: Path, data_root: Path) -> tuple[str, str]:
+    """200 completed LeNet-5 runs on MNIST; returns the first and the newest run's ids (the newest
+    is the Evaluate default; the two are compared sample by sample).
 
     The first run's weights, checkpoint and predictions are written with the project's own
-    functions; the other runs get hard links to those files (same bytes on disk, much less space).
+    functions; the other runs get hard links to those files (same bytes on disk, much less space),
+    except the newest run's predictions, which are its own (so it differs from the first).
     """
     from core import checkpoints, data, models
     from core.config import OPTIMIZERS, RunConfig
@@ -111,12 +118,13 @@ def build_store(ck: Path, data_root: Path) -> str:
                  "val_acc": acc[e], "lr": cfg.lr, "epoch_seconds": 6.0, "elapsed_seconds": 6.0 * (e + 1)}
                 for e in range(N_EPOCHS)]
         store.write_metrics(run_id, rows)
-        store.write_model(run_id, ModelMeta(tuple(ds.classes), tuple(ds.mean), tuple(ds.std), tuple(ds.shape),
-                                            "lenet5", params, ds.title, True))
+        store.write_model(run_id, ModelMeta.parse({
+            "classes": ds.classes, "mean": list(ds.mean), "std": list(ds.std), "image_shape": list(ds.shape),
+            "arch": "lenet5", "params": params, "dataset_title": ds.title, "digits": True}))
         best = int(np.argmax(acc))
-        store.transition(run_id, "running", "")
-        store.transition(run_id, "completed", f"finished {N_EPOCHS} epochs", name=f"run {i:03d}",
-                         created_at=base + i * 3600, started_at=base + i * 3600, finished_at=base + i * 3600 + 60,
+        store.transition(run_id, "running", started_at=base + i * 3600)
+        store.transition(run_id, "completed", message=f"finished {N_EPOCHS} epochs", name=f"run {i:03d}",
+                         created_at=base + i * 3600, finished_at=base + i * 3600 + 60,
                          epochs_done=N_EPOCHS, best_epoch=best + 1, best_val_acc=float(acc[best]),
                          last_val_acc=float(acc[-1]), train_seconds=60.0, params=params,
                          test_acc=float(acc[-1]), best_test_acc=float(acc[best]))
@@ -133,9 +141,19 @@ def build_store(ck: Path, data_root: Path) -> str:
         else:
             for name in ("weights_last.safetensors", "weights_best.safetensors", "checkpoint_last.pt",
                          "predictions_last.safetensors", "predictions_best.safetensors"):
-                os.link(first / name, folder / name)
+                if i == N_RUNS - 1 and name.startswith("predictions"):
+                    which = name.split("_")[1].split(".")[0]
+                    p = _fake_predictions(labels, float(acc[-1] if which == "last" else acc[best]), seed=i)
+                    checkpoints.save_predictions(store, run_id, which, p["labels"], p["preds"], p["probs"],
+                                                 p["losses"])
+                else:
+                    os.link(first / name, folder / name)
         newest = run_id
-    return newest
+    return _first_id(store), newest
+
+
+def _first_id(store) -> str:
+    return min(store.list(), key=lambda r: r.status.created_at).run_id
 
 
 # ---- the server and the browser -----------------------------------------------------------------
@@ -156,6 +174,17 @@ EVALUATE_READY = """(a) => {
         .filter(img => img.complete && img.naturalWidth === a.px);
     return tiles.length >= a.tiles;
 }"""
+
+VERSUS_READY = """(a) => {
+    if (!document.querySelector(a.idle)) return false;
+    if (!document.querySelector('.st-key-runs_versus_matrix .main-svg')) return false;
+    const tiles = [...document.querySelectorAll('[data-testid="stMain"] img')]
+        .filter(img => img.complete && img.naturalWidth === a.px);
+    return tiles.length >= a.tiles;
+}"""
+
+SCORES_READY = """(a) => document.querySelector(a.idle) !== null
+    && document.querySelector('.st-key-evaluate_scores_average_precision_chart .main-svg') !== null"""
 
 HOME_READY = """(a) => document.querySelector(a.idle) !== null
     && !document.querySelector('[data-testid="stDataFrame"], [data-testid="stPlotlyChart"]')"""
@@ -204,11 +233,30 @@ def time_click(page, title: str, ready: str, arg: dict) -> tuple[float, float]:
 
 # ---- server-side script time (AppTest, in this process) ---------------------------------------------
 
-def script_seconds(ck: Path, data_root: Path, page: str, repeats: int) -> list[float]:
+def time_scores(page, target: str) -> tuple[float, float]:
+    """(wall, CPU) from clicking the Evaluate page's scores expander until its first chart is drawn;
+    the section is closed again afterwards (a fresh session starts it closed)."""
+    time_click(page, "Evaluate", EVALUATE_READY, {"chart": f"evaluate_cm_{target}", "px": TILE_PX,
+                                                  "tiles": GALLERY_TILES})
+    header = page.get_by_text("Curves, calibration and top-k accuracy")
+    cpu0, t0 = _tree_cpu_seconds(), time.perf_counter()
+    header.click()
+    page.wait_for_function(SCORES_READY, arg={"idle": IDLE}, timeout=60_000)
+    wall = time.perf_counter() - t0
+    cpu = _tree_cpu_seconds() - cpu0
+    header.click()
+    page.wait_for_function(f"() => !document.querySelector('.st-key-evaluate_scores_average_precision_chart')"
+                           f" && document.querySelector('{IDLE}') !== null")
+    return wall, cpu
+
+
+def script_seconds(ck: Path, data_root: Path, page: str, repeats: int, session: dict | None = None) -> list[float]:
     os.environ["CNN_STUDIO_CHECKPOINTS"], os.environ["CNN_STUDIO_DATA"] = str(ck), str(data_root)
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
     at.switch_page(page).run()  # warm-up: fills the caches
     assert not at.exception, at.exception
     times = []
@@ -241,12 +289,12 @@ def main(argv=None):
     ck, data_root = scratch / "checkpoints", scratch / "data"
     t0 = time.perf_counter()
     write_mnist(data_root)
-    target = build_store(ck, data_root)
+    first, target = build_store(ck, data_root)
     print(f"built {N_RUNS} runs and a {N_TEST:,}-image test split in {time.perf_counter() - t0:.1f} s "
           f"under {scratch}", file=sys.stderr)
 
     proc, url = start_server(ck, data_root, scratch / "server.log")
-    runs, evaluate = [], []
+    runs, evaluate, versus, scores = [], [], [], []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -266,6 +314,15 @@ def main(argv=None):
             for _ in range(args.repeats):
                 runs.append(time_click(page, "Runs", RUNS_READY, runs_arg))
                 evaluate.append(time_click(page, "Evaluate", EVALUATE_READY, eval_arg))
+            # the comparison is kept in the session: a click on "Runs" from Home opens it again
+            versus_arg = {"px": TILE_PX, "tiles": GALLERY_TILES}
+            page.goto(f"{url}/runs?runs={first},{target}")
+            page.wait_for_function(VERSUS_READY, arg={"idle": IDLE, **versus_arg}, timeout=120_000)
+            time_click(page, "Runs", VERSUS_READY, versus_arg)  # warm-up
+            time_scores(page, target)  # warm-up: imports scikit-learn, fills the cache
+            for _ in range(args.repeats):
+                versus.append(time_click(page, "Runs", VERSUS_READY, versus_arg))
+                scores.append(time_scores(page, target))
             load = os.getloadavg()[0]
             if args.keep:
                 page.screenshot(path=str(scratch / "evaluate.png"), full_page=True)
@@ -276,6 +333,8 @@ def main(argv=None):
         stop_server(proc)
     script_runs = script_seconds(ck, data_root, "pages/runs.py", args.repeats)
     script_eval = script_seconds(ck, data_root, "pages/evaluate.py", args.repeats)
+    script_versus = script_seconds(ck, data_root, "pages/runs.py", args.repeats, {"compare_runs": [first, target]})
+    script_scores = script_seconds(ck, data_root, "pages/evaluate.py", args.repeats, {"evaluate_scores_open": True})
 
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"load average {load:.1f} during the browser visits; {N_RUNS} runs × {N_EPOCHS} epochs, "
@@ -286,7 +345,14 @@ def main(argv=None):
                [w for w, _ in runs], [c for _, c in runs]))
     print(_row(f"Evaluate, {N_TEST:,} predictions: click → confusion matrix + first {GALLERY_TILES} "
                "gallery images shown, script done", [w for w, _ in evaluate], [c for _, c in evaluate]))
+    print(_row(f"Runs comparing 2 runs sample by sample, {N_TEST:,} predictions each: click → agreement matrix "
+               f"+ first {GALLERY_TILES} images of a cell shown, script done", [w for w, _ in versus],
+               [c for _, c in versus]))
+    print(_row("Evaluate: click “Curves, calibration and top-k” → precision-recall curves drawn (cached)",
+               [w for w, _ in scores], [c for _, c in scores]))
     print(_row("Runs page script alone (AppTest, server side)", script_runs))
+    print(_row("Runs page script with the 2-run comparison alone (AppTest)", script_versus))
+    print(_row("Evaluate page script with the scores section open alone (AppTest)", script_scores))
     print(_row("Evaluate page script alone (AppTest, server side)", script_eval))
     if args.keep:
         print(f"\nstore, server log and screenshots kept in {scratch}")

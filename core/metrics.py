@@ -1,5 +1,6 @@
 """Evaluation analysis over stored predictions: confusion matrices, per-class metrics,
-most-confused pairs and the index selections behind the Evaluate page's galleries.
+most-confused pairs, the index selections behind the Evaluate page's galleries, and (with
+scikit-learn) one-vs-rest precision-recall and ROC curves, calibration and top-k accuracy.
 
 Everything takes labels / predictions / probabilities as numpy arrays or torch tensors (any
 device) and returns numpy arrays, pandas DataFrames or plain numbers. All of it is vectorised,
@@ -88,6 +89,17 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # zero division gives 0.0, as scikit-learn's zero_division=0
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+
+
+def check_predictions(preds: dict, class_names: Sequence[str]) -> None:
+    """A stored predictions dict (labels, preds, probs) that fits a run with these classes, or a
+    MetricsError saying what does not (a file damaged, or written for another model)."""
+    n = len(class_names)
+    probs = _array(preds["probs"], "probabilities")
+    if probs.ndim != 2 or probs.shape[1] != n:
+        raise MetricsError(f"it holds probabilities for {probs.shape[-1]} classes but the run has {n}")
+    for name, what in (("labels", "labels"), ("preds", "predictions")):
+        _check_range(_classes(preds[name], what), n, what)
 
 
 # ---- per-class table ---------------------------------------------------------------------
@@ -219,3 +231,101 @@ def paginate(indices: Any, page: int, per_page: int) -> tuple[np.ndarray, int]:
     page = min(max(int(page), 1), num_pages)
     start = (page - 1) * per_page
     return idx[start:start + per_page], num_pages
+
+
+# ---- curves, calibration and top-k from the stored probabilities (scikit-learn) -------------
+# scikit-learn computes these; this section only checks the inputs, splits the multi-class problem
+# one-vs-rest and shapes the results. It is imported lazily: loading sklearn.metrics costs ~0.7 s.
+
+def probabilities(labels: Any, probs: Any, class_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (N,) and probabilities (N, C) checked against each other (and against the run's
+    class names when given), as float64."""
+    y = _classes(labels, "labels")
+    prob = _array(probs, "probabilities")
+    if prob.ndim != 2 or prob.shape[0] != len(y):
+        raise MetricsError(f"probabilities must have shape ({len(y)}, classes), got {prob.shape}")
+    if class_names is not None and len(class_names) != prob.shape[1]:
+        raise MetricsError(f"{len(class_names)} class names for probabilities of {prob.shape[1]} classes")
+    if prob.shape[1] < 2:
+        raise MetricsError(f"probabilities need at least two classes, got {prob.shape[1]}")
+    _check_range(y, prob.shape[1], "labels")
+    prob = prob.astype(np.float64, copy=False)
+    if prob.size and (not np.isfinite(prob).all() or prob.min() < 0 or prob.max() > 1 + 1e-6):
+        raise MetricsError("probabilities must be finite numbers between 0 and 1")
+    return y, np.clip(prob, 0.0, 1.0)
+
+
+def one_vs_rest_curves(labels: Any, probs: Any, class_names: Sequence[str]) -> dict:
+    """Per class (one-vs-rest): its precision-recall and ROC curves, average precision and ROC AUC.
+
+    Returns {"classes": DataFrame(class, support, average_precision, roc_auc), "pr": {i: (recall,
+    precision)}, "roc": {i: (fpr, tpr)}}. A class without test images (or with only them) has
+    no curve and NaN scores: neither is defined without both positives and negatives.
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    y, prob = probabilities(labels, probs, class_names)
+    pr, roc, ap, auc = {}, {}, [], []
+    support = np.bincount(y, minlength=prob.shape[1])
+    for k in range(prob.shape[1]):
+        positive = y == k
+        if not 0 < support[k] < len(y):
+            ap.append(math.nan)
+            auc.append(math.nan)
+            continue
+        precision, recall, _ = precision_recall_curve(positive, prob[:, k], drop_intermediate=True)
+        fpr, tpr, _ = roc_curve(positive, prob[:, k], drop_intermediate=True)
+        pr[k], roc[k] = (recall, precision), (fpr, tpr)
+        ap.append(float(average_precision_score(positive, prob[:, k])))
+        auc.append(float(roc_auc_score(positive, prob[:, k])))
+    table = pd.DataFrame({"class": [str(c) for c in class_names], "support": support,
+                          "average_precision": ap, "roc_auc": auc})
+    return {"classes": table, "pr": pr, "roc": roc}
+
+
+def calibration(labels: Any, probs: Any, bins: int = 15) -> dict:
+    """Top-label calibration: how often the prediction is right at each confidence.
+
+    scikit-learn's `calibration_curve` gives each non-empty bin's accuracy and mean confidence
+    (uniform bins over 0-1, each (low, high]); it returns no counts and has no ECE, so the counts
+    come from the same edges and the expected calibration error (Guo et al., 2017) is the
+    count-weighted mean |accuracy - confidence| of those bins. Returns {"bins": DataFrame(low,
+    high, count, accuracy, confidence) of the non-empty bins, "ece", "max_gap", "samples"}.
+    """
+    from sklearn.calibration import calibration_curve
+
+    if not 2 <= bins <= 100:
+        raise MetricsError(f"bins must be between 2 and 100, got {bins}")
+    y, prob = probabilities(labels, probs)
+    if not len(y):
+        raise MetricsError("there are no predictions to calibrate")
+    confidence = prob.max(axis=1)
+    correct = prob.argmax(axis=1) == y
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # the binning calibration_curve uses, so each count belongs to its bin's accuracy and confidence
+    counts = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=bins)
+    occupied = counts > 0
+    accuracy, mean_conf = calibration_curve(correct, confidence, n_bins=bins, strategy="uniform")
+    frame = pd.DataFrame({"low": edges[:-1][occupied], "high": edges[1:][occupied], "count": counts[occupied],
+                          "accuracy": accuracy, "confidence": mean_conf})
+    gap = np.abs(frame["accuracy"] - frame["confidence"])
+    return {"bins": frame, "ece": float((gap * frame["count"]).sum() / len(y)),
+            "max_gap": float(gap.max()), "samples": len(y)}
+
+
+def top_k_accuracy(labels: Any, probs: Any, ks: Sequence[int] = (1, 3, 5)) -> dict[int, float]:
+    """{k: share of samples whose label is among the k most probable classes}, for each k
+    smaller than the number of classes (with k >= classes every sample counts)."""
+    from sklearn.metrics import top_k_accuracy_score
+
+    y, prob = probabilities(labels, probs)
+    n_classes = prob.shape[1]
+    if not len(y):
+        return {}
+    out = {}
+    for k in ks:
+        if k == 1 or k < n_classes:
+            # binary problems take the positive class's score alone (scikit-learn's convention)
+            score = prob[:, 1] if n_classes == 2 else prob
+            out[k] = float(top_k_accuracy_score(y, score, k=k, labels=np.arange(n_classes)))
+    return out

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import metrics, tables
 from core import run_files as files
-from ui import data_quality, evaluation, gallery, projector, runpicker, sample_view, state
+from ui import data_quality, evaluation, gallery, projector, runpicker, sample_view, scores, state
 from ui.images import to_pil
 from ui.text import plain
 
@@ -193,6 +193,12 @@ _start_galleries_afresh_for(rec.run_id, which)
 preds = runpicker.load_predictions(rec, which)
 meta = runpicker.load_meta(rec)
 classes = meta["classes"]
+try:
+    metrics.check_predictions(preds, classes)
+except metrics.MetricsError as exc:
+    st.error(f"The stored test predictions of run {rec.run_id} ({which} weights) do not fit the run: {exc}. The file "
+             f"{files.predictions(which)} is damaged; train the run again to evaluate it.")
+    st.stop()
 images = runpicker.load_test_images(rec)
 if len(images) != len(preds["labels"]):
     st.error(f"The test split of {plain(rec.config.dataset)} now has {len(images):,} images but this run was evaluated "
@@ -222,6 +228,7 @@ per_class = st.expander("Precision, recall and F1 per class (chart)", key="evalu
 if per_class.open:  # built only when opened, like the galleries below
     with per_class:
         st.plotly_chart(evaluation.per_class_figure(result["report"]), key="evaluate_per_class")
+scores.section(rec, which, runpicker.mtime(rec, files.predictions(which)), preds, classes)
 
 if state.selected_sample(rec.run_id) is not None and TABS not in st.session_state:
     st.session_state[TABS] = TAB_SAMPLE  # arrived by a link to one image

@@ -10,7 +10,7 @@ import streamlit as st
 from core import compare, metrics, run_files, tables
 from core.runs import RunError
 from ui import compare as compare_figs
-from ui import elsewhere, evaluation, export_ui, runpicker, state
+from ui import elsewhere, evaluation, export_ui, runpicker, state, versus
 from ui.text import plain
 
 state.init()
@@ -271,6 +271,7 @@ def _compare(selected) -> None:
         "parameters": st.column_config.NumberColumn(format="compact"),
     })
     _compare_predictions(selected, labels)
+    versus.section(selected, labels)
 
 
 def _compare_predictions(selected, labels) -> None:
@@ -281,16 +282,20 @@ def _compare_predictions(selected, labels) -> None:
     for label, rec in zip(labels, selected):
         classes = _classes(rec)
         if classes is None or not rec.has_predictions("best"):
-            missing.append(label)
+            missing.append((label, "no stored test predictions yet"))
             continue
-        preds = runpicker.load_predictions(rec, "best")
-        cm = metrics.confusion_matrix(preds["labels"], preds["preds"], len(classes))
+        try:  # a damaged file leaves out this run, not the rest of the comparison
+            preds = runpicker.read_predictions(rec, "best")
+            cm = metrics.confusion_matrix(preds["labels"], preds["preds"], len(classes))
+        except (RunError, metrics.MetricsError) as exc:
+            missing.append((label, f"its predictions cannot be read ({exc})"))
+            continue
         fig = evaluation.confusion_figure(cm, classes, normalized=True, height=380, title=label, clickable=False)
         cols[shown % len(cols)].plotly_chart(fig, key=f"runs_cm_{rec.run_id}")
         shown += 1
         reports[label] = (classes, metrics.per_class_report(preds["labels"], preds["preds"], classes))
-    for label in missing:
-        st.caption(f"{plain(label)}: no stored test predictions yet, so no confusion matrix.")
+    for label, why in missing:
+        st.caption(f"{plain(label)}: {plain(why)}, so no confusion matrix.")
     if len(reports) < 1:
         return
     first_classes = next(iter(reports.values()))[0]

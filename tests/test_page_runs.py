@@ -74,8 +74,9 @@ def test_two_selected_runs_show_the_comparison_with_only_the_differing_settings(
     assert set(diff.index) == {"optimizer", "lr"}
     assert sorted(diff.loc["optimizer"]) == ["adam", "sgd"]
     charts = [el for el in at.get("plotly_chart")]
-    # loss, accuracy, learning rate, one confusion matrix per run, per-class bars
-    assert len(charts) == 6
+    # loss, accuracy, learning rate, one confusion matrix per run, per-class bars; A against B:
+    # the agreement matrix and the per-class change
+    assert len(charts) == 8
 
 
 def test_rename_through_the_form_changes_the_stored_name(app, two_runs, store):

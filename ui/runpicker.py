@@ -94,12 +94,22 @@ def _predictions(root: str, run_id: str, which: str, mtime: float, split: str = 
     return {k: v.numpy() for k, v in checkpoints.load_predictions(state.store(), run_id, which, split).items()}
 
 
-def load_predictions(rec: RunRecord, which: str, split: str = "test") -> dict[str, np.ndarray]:
-    """Saved predictions of the test set, or (split="val") of the validation share."""
+def read_predictions(rec: RunRecord, which: str, split: str = "test") -> dict[str, np.ndarray]:
+    """Saved predictions of the test set, or (split="val") of the validation share, as numpy arrays
+    (cached by the file's mtime); RunError when the file is missing or damaged, for pages that
+    must carry on without them."""
     try:
         return _predictions(str(state.store().root), rec.run_id, which, mtime(rec, files.predictions(which, split)),
                             split)
-    except (RunError, OSError) as exc:
+    except OSError as exc:
+        raise RunError(f"{files.predictions(which, split)} cannot be read ({exc})") from None
+
+
+def load_predictions(rec: RunRecord, which: str, split: str = "test") -> dict[str, np.ndarray]:
+    """Saved predictions of the test set, or (split="val") of the validation share."""
+    try:
+        return read_predictions(rec, which, split)
+    except RunError as exc:
         st.error(f"Predictions of run {rec.run_id} cannot be read: {exc}")
         st.stop()
 
