@@ -102,6 +102,9 @@ def _on_lasting_thread(start, **kwargs) -> None:
     fires when that thread ends, not the process). Streamlit runs every rerun and button callback
     on a thread that ends with it, so a Ray started there was killed seconds later: its queued
     tasks never ran, and a minute on Ray's core worker ended the whole dashboard process."""
+    if threading.current_thread() is threading.main_thread():
+        start(**kwargs)  # the CLI: the main thread lasts, and Ray can set its signal handlers there
+        return
     outcome: list[BaseException | None] = []
     started = threading.Event()
 
