@@ -79,8 +79,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
     _tracker.forget()  # tasks of an earlier Ray session in this process ended with it
     try:
         if address == LOCAL:
-            ray.init(num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                     log_to_driver=False, logging_level="warning")
+            _on_lasting_thread(ray.init, num_cpus=num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+                               log_to_driver=False, logging_level="warning")
         else:
             ray.init(address=address, log_to_driver=False, logging_level="warning",
                      runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]})
@@ -90,6 +90,38 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> str:
                              f"(`ray status` on the head node shows it), or use `{LOCAL}` for a Ray on this "
                              "machine") from None
     return address
+
+
+_LASTING = threading.Event()  # never set: the thread that started a local Ray waits on it for good
+
+
+def _on_lasting_thread(start, **kwargs) -> None:
+    """Call `start(**kwargs)` (ray.init) on a thread that lives as long as this process.
+
+    Ray binds the GCS and raylet it starts to the *thread* that forks them (prctl PR_SET_PDEATHSIG
+    fires when that thread ends, not the process). Streamlit runs every rerun and button callback
+    on a thread that ends with it, so a Ray started there was killed seconds later: its queued
+    tasks never ran, and a minute on Ray's core worker ended the whole dashboard process."""
+    if threading.current_thread() is threading.main_thread():
+        start(**kwargs)  # the CLI: the main thread lasts, and Ray can set its signal handlers there
+        return
+    outcome: list[BaseException | None] = []
+    started = threading.Event()
+
+    def run():
+        try:
+            start(**kwargs)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome.append(exc)
+        started.set()
+        if outcome[0] is None:
+            _LASTING.wait()  # daemon: ends with the process, and Ray's processes with it
+
+    threading.Thread(target=run, name="ray-local-head", daemon=True).start()
+    started.wait()
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def _loopback_only() -> None:

@@ -137,6 +137,6 @@ if sweep_form.render(cfg):
     if state.get(state.SWEEP_SELECTED):
         st.page_link(state.SWEEPS, label="Open the Sweeps page", icon=":material/tune:")
 else:
-    backend = elsewhere.backend_picker()  # a sweep picks its own in the sweep form
+    backend = elsewhere.backend_picker()  # the sweep form shows this same picker above its Start
     st.button("Send to Ray" if backend == "ray" else "Add to queue" if busy else "Train", type="primary",
               icon=":material/play_arrow:", key="train_submit", on_click=submit, disabled=blocked)

@@ -82,3 +82,22 @@ def test_stop_the_sweep_stops_its_ray_runs_wherever_they_train(app, synthetic):
     app.button(key="sweep_stop").click().run()
     assert not app.exception
     assert all(store.stop_requested(r) for r in sweep.run_ids)  # each run's trainer stops after its batch
+
+
+def test_a_sweep_goes_where_the_train_on_picker_says(app, monkeypatch):
+    """One picker, one key: Ray chosen for a single run stays chosen when the sweep is switched on."""
+    from core import ray_backend
+
+    monkeypatch.setattr(ray_backend, "installed", lambda: True)
+    started = []
+    monkeypatch.setattr(sweeps, "start", lambda store, spec, **kw: started.append(kw["backend"]) or
+                        sweeps.Sweep("sweep-x", "x", 0.0, ["lr"], {}, {}, backend=kw["backend"]))
+    app.switch_page(state.TRAIN).run()
+    app.button_group(key="train_backend_picker").set_value("ray").run()
+    app.toggle(key="sweep_on").set_value(True).run()
+    assert app.button_group(key="train_backend_picker").value == "ray"  # the sweep shows the same choice
+    app.multiselect(key="sweep_fields").set_value(["lr"]).run()
+    app.text_input(key="sweep_values_lr").set_value("0.01,0.02").run()
+    app.button(key="sweep_submit").click().run()
+    assert not app.exception, app.exception
+    assert started == ["ray"]

@@ -49,6 +49,29 @@ def squares(tmp_path_factory):
     return root
 
 
+def test_a_local_ray_started_from_a_passing_thread_outlives_it(monkeypatch):
+    """Streamlit calls connect() on a rerun's thread, which then ends; Ray kills the GCS and raylet
+    with the thread that started them, so the start must happen on a thread that lasts."""
+    import threading
+
+    starters = []
+
+    class FakeRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **kwargs):
+            starters.append(threading.current_thread())
+
+    monkeypatch.setattr(ray_backend, "_ray", FakeRay)
+    monkeypatch.setattr(ray_backend._tracker, "forget", lambda: None)
+    rerun = threading.Thread(target=ray_backend.connect, args=(ray_backend.LOCAL,), kwargs={"num_cpus": 1})
+    rerun.start()
+    rerun.join(10)
+    assert not rerun.is_alive() and len(starters) == 1
+    assert starters[0].is_alive()  # Ray's processes live as long as the thread that started them
+
+
 def tiny(**changes) -> RunConfig:
     return RunConfig(**{"dataset": "folder:squares", "arch": "lenet5", "epochs": 2, "batch_size": 16, **changes})
 

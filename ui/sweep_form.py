@@ -13,7 +13,7 @@ import streamlit as st
 from core import data, models, sweeps
 from core.config import ConfigError, RunConfig, field_info, form_label
 from core.runs import RunError
-from ui import config_form, state
+from ui import config_form, elsewhere, state
 from ui.text import plain
 
 ON = "sweep_on"
@@ -22,7 +22,6 @@ SEEDS = "sweep_seeds"
 RANDOM = "sweep_random"
 EARLY = "sweep_early_stopping"
 GRACE = "sweep_grace_epochs"
-BACKEND = "sweep_backend"
 RANGE_HELP = ("Comma-separated values (0.003, 0.01, 0.03), or a range low:high (0.0001:0.1) sampled "
               "log-uniformly: then set a number of random draws.")
 
@@ -99,8 +98,9 @@ def render(cfg: RunConfig | None) -> bool:
              help="Median stopping rule: after the grace epochs, stop a run whose best validation accuracy "
                   "is below the median of the other runs' at the same epoch (needs 3 runs to compare with).")
     d.number_input("Grace epochs", 1, 1000, 1, key=GRACE, disabled=not st.session_state.get(EARLY))
-    st.selectbox("Where to train", sweeps.BACKENDS, key=BACKEND,
-                 format_func={"local": "here, one run after another", "ray": "on Ray"}.get)
+    # the Train button's own picker and key: a person who chose Ray there and then switched the
+    # sweep on must not find the sweep quietly back on the local queue
+    backend = elsewhere.backend_picker()
     if cfg is None:
         return True
     try:
@@ -108,7 +108,7 @@ def render(cfg: RunConfig | None) -> bool:
     except ConfigError as exc:
         st.error("Fix these before starting the sweep:\n" + "\n".join(f"- {plain(p)}" for p in exc.problems))
         return True
-    if st.session_state.get(BACKEND) == "ray":
+    if backend == "ray":
         try:
             sweeps.ray_backend()
         except sweeps.SweepError as exc:
@@ -126,7 +126,7 @@ def start() -> None:
         if errors:
             raise ConfigError(errors)
         spec = spec_from_widgets(cfg)
-        backend = st.session_state.get(BACKEND, "local")
+        backend = state.get(state.TRAIN_BACKEND) or "local"
         sweep = sweeps.start(state.store(), spec, backend=backend,
                              runner=state.runner() if backend == "local" else None,
                              address=os.environ.get("CNN_STUDIO_RAY_ADDRESS"))
