@@ -119,7 +119,7 @@ def _map_figure(root: str, run_id: str, mtime: float, classes: tuple, _table):
 
 
 def _on_select(chart_key: str, run_id: str) -> None:
-    rows = datamap_figures.selected_rows(st.session_state[chart_key]["selection"])
+    rows = evaluation.points_from_selection(st.session_state[chart_key]["selection"])
     st.session_state[MAP_SELECTION] = (run_id, rows)
     if rows:
         st.session_state[f"{MAP}_region"] = SELECTED

@@ -61,19 +61,6 @@ def data_map_figure(table: pd.DataFrame, class_names, *, height: int = 560) -> g
     return fig
 
 
-def selected_rows(selection) -> list[int]:
-    """Rows of the summary table picked by a box/lasso selection (st.plotly_chart's state)."""
-    rows = []
-    for point in (selection or {}).get("points") or []:
-        data = point.get("customdata")
-        if data is None:
-            continue
-        values = list(data.values()) if isinstance(data, dict) else list(data)
-        if values:
-            rows.append(int(values[0]))
-    return rows
-
-
 def epochs_figure(confidence, correct, height: int = 220) -> go.Figure:
     """One image's probability of its label in each epoch, right epochs green, wrong ones red
     (NaN: not trained on that epoch)."""

@@ -208,7 +208,8 @@ def embedding_figure(coords, labels, preds, probs, class_names: Sequence[str], *
 
 
 def points_from_selection(selection) -> list[int]:
-    """Test indices of the points in st.plotly_chart's selection state (box, lasso or clicks)."""
+    """The first customdata value (a test index, or a data-map row) of each point in st.plotly_chart's
+    selection state (box, lasso or clicks), sorted, once each."""
     out: list[int] = []
     for point in (selection or {}).get("points") or []:
         data = point.get("customdata")
