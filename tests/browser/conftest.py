@@ -83,6 +83,25 @@ def server(tmp_path_factory):
 
 
 @contextlib.contextmanager
+def trained_app(scratch: Path, batch_size: int = 32):
+    """A server over a run store holding one finished LeNet-5 run (1 epoch, MNIST sample):
+    yields (url, store, run_id)."""
+    from core import trainer
+    from core.config import RunConfig
+    from core.runs import RunStore
+
+    store = RunStore(scratch / "checkpoints")
+    run_id, result = trainer.new_run(store, RunConfig(dataset="mnist_sample", arch="lenet5", epochs=1,
+                                                      optimizer="adam", lr=0.002, batch_size=batch_size))
+    assert result.status == "completed", result.message
+    proc, url = start_server(scratch / "checkpoints", scratch / "data", scratch / "server.log")
+    try:
+        yield url, store, run_id
+    finally:
+        stop_server(proc)
+
+
+@contextlib.contextmanager
 def chromium(*extra_args: str):
     """Debian's Chromium under Playwright (whose own browser download cannot work offline)."""
     if CHROMIUM is None:

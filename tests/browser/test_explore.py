@@ -3,27 +3,15 @@ its explanation; the projector's PCA map (computed by the server's job runner) i
 a chosen image opens in the sample view, with its address in the URL."""
 import pytest
 
-from tests.browser.conftest import SHOTS, start_server, stop_server
+from tests.browser.conftest import SHOTS, trained_app
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def trained_server(tmp_path_factory):
-    from core import trainer
-    from core.config import RunConfig
-    from core.runs import RunStore
-
-    scratch = tmp_path_factory.mktemp("explore")
-    store = RunStore(scratch / "checkpoints")
-    run_id, result = trainer.new_run(store, RunConfig(dataset="mnist_sample", arch="lenet5", epochs=1,
-                                                      optimizer="adam", lr=0.002, batch_size=64))
-    assert result.status == "completed", result.message
-    proc, url = start_server(scratch / "checkpoints", scratch / "data", scratch / "server.log")
-    try:
+    with trained_app(tmp_path_factory.mktemp("explore"), batch_size=64) as (url, _store, run_id):
         yield url, run_id
-    finally:
-        stop_server(proc)
 
 
 def settled(page):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import SHOTS, chromium, start_server, stop_server
+from tests.browser.conftest import SHOTS, chromium, trained_app
 from tests.conftest import png_bytes
 
 pytestmark = pytest.mark.browser
@@ -12,20 +12,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def trained_server(tmp_path_factory):
-    from core import trainer
-    from core.config import RunConfig
-    from core.runs import RunStore
-
-    scratch = tmp_path_factory.mktemp("export_app")
-    store = RunStore(scratch / "checkpoints")
-    run_id, result = trainer.new_run(store, RunConfig(dataset="mnist_sample", arch="lenet5", epochs=1,
-                                                      optimizer="adam", lr=0.002, batch_size=32))
-    assert result.status == "completed", result.message
-    proc, url = start_server(scratch / "checkpoints", scratch / "data", scratch / "server.log")
-    try:
-        yield url, store, run_id
-    finally:
-        stop_server(proc)
+    with trained_app(tmp_path_factory.mktemp("export_app")) as served:
+        yield served
 
 
 def test_the_onnx_button_downloads_a_checked_model_and_the_playground_tables_uploads(trained_server, tmp_path):
