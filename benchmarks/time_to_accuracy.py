@@ -88,17 +88,20 @@ def airbench_runs(cfg: RunConfig, data_dir, seeds: list[int], budget: float) -> 
     """The airbench94 reference on the same data, its schedule fitted into `budget` seconds."""
     import airbench_reference as ref
 
-    from core import data
+    from core import data, engine
 
     ds = data.load(cfg.dataset, data_dir=data_dir)
     args = (ds.train.images, ds.train.labels, ds.test.images, ds.test.labels, ds.mean, ds.std)
-    per_epoch = ref.seconds_per_epoch(ds.train.images, ds.mean, ds.std)
-    epochs = max(0.5, math.floor(10 * budget / per_epoch) / 10)
-    print(f"airbench94 reference: {per_epoch:.0f} s per epoch here, so its 9.9-epoch schedule would take "
-          f"{9.9 * per_epoch / 60:.0f} min; fitted into {budget:.0f} s: {epochs:g} epochs", flush=True)
+    # the same precision as our side gets from the engine on this machine
+    bf16 = cfg.mixed_precision and engine.cpu_has_fast_bf16()
+    per_epoch = ref.seconds_per_epoch(ds.train.images, ds.mean, ds.std, bf16=bf16)
+    epochs = min(ref.EPOCHS, max(0.5, math.floor(10 * budget / per_epoch) / 10))
+    print(f"airbench94 reference ({'bf16 autocast' if bf16 else 'float32'}): {per_epoch:.0f} s per epoch here, "
+          f"so its {ref.EPOCHS:g}-epoch schedule would take {ref.EPOCHS * per_epoch / 60:.1f} min; within "
+          f"{budget:.0f} s: {epochs:g} epochs", flush=True)
     runs = []
     for seed in seeds:
-        points = ref.train(*args, epochs=epochs, seed=seed)
+        points = ref.train(*args, epochs=epochs, seed=seed, bf16=bf16)
         runs.append(points)
         print(f"reference seed {seed}: " + " ".join(f"{e:g}:{a:.2%}@{s:.0f}s" for e, s, a in points), flush=True)
     return runs

@@ -34,12 +34,15 @@ def is_active(cfg) -> bool:
 
 
 def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator | None = None,
-                  black: torch.Tensor | None = None) -> torch.Tensor:
+                  black: torch.Tensor | None = None, positions: torch.Tensor | None = None,
+                  epoch: int | None = None) -> torch.Tensor:
     """Augment a normalised float batch [B,C,H,W] as `cfg` asks; returns a new tensor.
 
     Random numbers come from `generator` (on the CPU) so runs are reproducible and resumable.
     `black` is the normalised value of a black pixel per channel (`normalizer(...).black`); without
-    it each image's own minimum stands in.
+    it each image's own minimum stands in. `positions` (each image's place in the training split)
+    and `epoch` let `cfg.aug_hflip_alternate` flip each image in every other epoch; without them
+    (previews) flips are coin tosses.
     """
     b = x.shape[0]
     if black is None:
@@ -49,11 +52,23 @@ def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator | None = None
     if cfg.aug_translate:
         x = _shift(x, cfg.aug_translate, cfg.aug_pad, generator, black)
     if cfg.aug_hflip:
-        flip = (torch.rand(b, generator=generator) < 0.5).to(x.device).view(b, 1, 1, 1)
-        x = torch.where(flip, x.flip(3), x)
+        if getattr(cfg, "aug_hflip_alternate", False) and positions is not None and epoch is not None:
+            flip = alternate_flips(positions.cpu(), cfg.seed, epoch)
+        else:
+            flip = torch.rand(b, generator=generator) < 0.5
+        x = torch.where(flip.to(x.device).view(b, 1, 1, 1), x.flip(3), x)
     if cfg.aug_erase:
         x = _erase(x, cfg.aug_erase, generator)
     return x
+
+
+def alternate_flips(positions: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:
+    """Whether each image is mirrored in `epoch` (1-based): a fixed pseudo-random bit per image and
+    seed, inverted every other epoch. A hash, not a drawn mask, so resuming needs no saved state."""
+    h = (positions.long() + 1) * 0x9E3779B1 + (seed + 1) * 0x85EBCA77
+    h = (h ^ (h >> 15)) * 0x2C1B3C6D  # int64 wraps; the bit below is well mixed
+    bit = ((h >> 17) & 1).bool()
+    return bit ^ bool(epoch % 2 == 0)
 
 
 def _shift(x, pixels: int, pad: str, generator, black):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from core.augment import augment_batch, is_active
+from core.lookahead import Lookahead
 
 EVAL_BATCH = 1000
 # A run has exploded when the mean loss of its last EXPLODE_WINDOW batches is EXPLODE_FACTOR times
@@ -140,10 +141,29 @@ def uses_channels_last(device: torch.device, cfg) -> bool:
     return device.type == "cpu" or (device.type == "cuda" and cfg.mixed_precision)
 
 
-def autocast_for(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
+def cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 convolutions natively here (AVX-512 BF16 or AMX). On this
+    project's 2-core Zen 5 a training step of every CNN in the registry ran 1.5–2.4× faster under
+    bf16 autocast (benchmarks/precision_speed.py); on a CPU without it bf16 is emulated and slower."""
+    try:
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # the private probe moved: fall back to full precision
+        return False
+
+
+def autocast_for(device: torch.device, enabled: bool, *, training: bool = True):
+    """The autocast context of a training step (`training`) or an evaluation pass.
+
+    CUDA: bf16 (fp16 where bf16 is missing) for both. CPU: bf16 for training steps only, and only
+    where the CPU has native bf16; evaluation and saved predictions stay float32, so they match what
+    the exported model and `python -m core predict` compute."""
+    if not enabled:
+        return contextlib.nullcontext
+    if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return lambda: torch.autocast("cuda", dtype=dtype)
+    if device.type == "cpu" and training and cpu_has_fast_bf16():
+        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext
 
 
@@ -178,13 +198,16 @@ def batches_per_epoch(n: int, batch_size: int) -> int:
 
 def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: int,
                     callbacks=(), stop_event: threading.Event | None = None,
-                    autocast=contextlib.nullcontext, channels_last=False) -> dict:
-    """One pass over `data` in a random order; returns mean loss, accuracy and timing."""
+                    autocast=contextlib.nullcontext, channels_last=False, lookahead=False) -> dict:
+    """One pass over `data` in a random order; returns mean loss, accuracy and timing. With
+    `lookahead` (training runs whose config asks for it; not the LR finder's sweep) the weights
+    are averaged as core/lookahead.py describes."""
     model, optimizer = state.model, state.optimizer
     model.train()
     n = len(data)
     bs = cfg.batch_size
     batches = batches_per_epoch(n, bs)
+    averager = Lookahead(model, cfg.epochs * batches) if lookahead else None
     order = torch.randperm(n, generator=state.generator).to(data.images.device)
     augment = is_active(cfg)
     loss_sum, correct, seen = 0.0, 0, 0
@@ -196,7 +219,8 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
         x = normalize(data.images[idx])
         y = data.labels[idx]
         if augment:
-            x = augment_batch(x, cfg, state.generator, black=getattr(normalize, "black", None))
+            x = augment_batch(x, cfg, state.generator, black=getattr(normalize, "black", None),
+                              positions=idx, epoch=epoch)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
@@ -210,6 +234,8 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
         optimizer.step()
         state.schedule.after_batch()
         state.step += 1
+        if averager is not None:
+            averager.after_step(state.step, end_of_epoch=b == batches - 1)
         k = len(y)
         loss_sum += loss_value * k
         correct += (out.argmax(1) == y).sum().item()
@@ -225,11 +251,29 @@ def train_one_epoch(state: TrainState, data: Batches, cfg, normalize, *, epoch: 
             "images_per_sec": seen / max(seconds, 1e-9)}
 
 
+def tta_logits(model, x: torch.Tensor, flip: bool, shift: bool) -> torch.Tensor:
+    """The model's logits for `x`, averaged over test-time views: with `flip`, the mirror image too;
+    with `shift`, the image moved one pixel diagonally each way (reflect-padded, each with its
+    mirror under `flip`), weighing a quarter each against the unshifted views' half."""
+    def views(v):
+        return (model(v) + model(v.flip(3))) / 2 if flip else model(v)
+
+    logits = views(x)
+    if shift:
+        h, w = x.shape[-2:]
+        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+        moved_down_right = padded[..., :h, :w].contiguous(memory_format=layout)
+        moved_up_left = padded[..., 2:, 2:].contiguous(memory_format=layout)
+        logits = logits / 2 + (views(moved_down_right) + views(moved_up_left)) / 4
+    return logits
+
+
 @torch.no_grad()
 def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=contextlib.nullcontext,
-             channels_last=False, tta_flip=False) -> dict:
+             channels_last=False, tta_flip=False, tta_shift=False) -> dict:
     """Mean loss and accuracy; with `keep_outputs`, per-sample preds, probabilities and losses.
-    `tta_flip` scores each image by the mean of its and its mirror image's logits."""
+    `tta_flip` and `tta_shift` score each image by averaged logits of several views (`tta_logits`)."""
     was_training = model.training
     model.eval()
     n = len(data)
@@ -241,9 +285,7 @@ def evaluate(model, data: Batches, normalize, *, keep_outputs=False, autocast=co
             x = x.contiguous(memory_format=torch.channels_last)
         y = data.labels[start:start + EVAL_BATCH]
         with autocast():
-            logits = model(x)
-            if tta_flip:
-                logits = (logits + model(x.flip(3))) / 2
+            logits = tta_logits(model, x, tta_flip, tta_shift)
         logits = logits.float()
         per_sample = F.cross_entropy(logits, y, reduction="none")
         loss_sum += per_sample.sum().item()
@@ -266,6 +308,7 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
         stop_event: threading.Event | None = None, device=torch.device("cpu")) -> FitResult:
     """Train from `state.epoch` to `cfg.epochs`, emitting events; never raises for a stop or NaN."""
     autocast = autocast_for(device, cfg.mixed_precision)
+    eval_autocast = autocast_for(device, cfg.mixed_precision, training=False)
     channels_last = uses_channels_last(device, cfg)
     for cb in callbacks:
         cb.on_fit_start(state)
@@ -274,9 +317,10 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
         for epoch in range(state.epoch + 1, cfg.epochs + 1):
             lr = state.schedule.lr
             tr = train_one_epoch(state, train, cfg, normalize, epoch=epoch, callbacks=callbacks,
-                                 stop_event=stop_event, autocast=autocast, channels_last=channels_last)
-            ev = evaluate(state.model, val, normalize, autocast=autocast, channels_last=channels_last,
-                          tta_flip=cfg.tta_flip)
+                                 stop_event=stop_event, autocast=autocast, channels_last=channels_last,
+                                 lookahead=cfg.lookahead)
+            ev = evaluate(state.model, val, normalize, autocast=eval_autocast, channels_last=channels_last,
+                          tta_flip=cfg.tta_flip, tta_shift=cfg.tta_shift)
             if not math.isfinite(ev["loss"]):
                 raise TrainingDiverged(f"validation loss became non-finite at epoch {epoch} — "
                                        "try a smaller learning rate")
@@ -295,6 +339,8 @@ def fit(state: TrainState, train: Batches, val: Batches, cfg, normalize, *, call
         status, message = "stopped", str(exc) or f"stopped by the user after {state.epoch} completed epoch(s)"
     except TrainingDiverged as exc:
         status, message = "failed", str(exc)
+        if autocast is not contextlib.nullcontext:  # low precision can be the cause: say how to rule it out
+            message += "; or turn off Mixed precision (this run trained in reduced precision)"
     result = FitResult(status, message, state.epoch, state.best_epoch, max(state.best_val_acc, 0.0))
     for cb in callbacks:
         cb.on_fit_end(result, state)

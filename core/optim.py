@@ -50,6 +50,18 @@ def _build(params, cfg: RunConfig) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
+TRIANGLE = (0.2, 0.23, 0.07)  # start factor, where the peak is (share of the run), end factor
+
+
+def triangle(step: int, total: int) -> float:
+    """airbench's schedule: linear from 0.2 up to 1 at 23% of the steps, then linear down to 0.07."""
+    start, peak_at, end = TRIANGLE
+    peak = max(1, int(peak_at * total))
+    if step <= peak:
+        return start + (1 - start) * step / peak
+    return 1 + (end - 1) * min(step - peak, total - peak) / max(total - peak, 1)
+
+
 def lr_factor(cfg: RunConfig, steps_per_epoch: int):
     """The multiplier of the initial LR after `step` batches, for the closed-form schedules."""
     total = cfg.epochs * steps_per_epoch
@@ -67,6 +79,8 @@ def lr_factor(cfg: RunConfig, steps_per_epoch: int):
         elif cfg.schedule == "cosine":
             t = min(max(step - warm, 0) / max(total - warm, 1), 1.0)
             f = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+        elif cfg.schedule == "triangle":
+            f = triangle(step, total)
         else:
             f = 1.0
         if warm and step < warm:

@@ -316,9 +316,9 @@ def failure_message(exc: BaseException, store: RunStore, run_id: str) -> str:
 def _final_predictions(store: RunStore, run_id: str, prep: Prepared) -> None:
     """Per-sample predictions of the last and the best weights on the test set (the galleries read
     these) and on the validation share when there is one (out-of-sample, for the label-issue finder)."""
-    autocast = autocast_for(prep.device, prep.cfg.mixed_precision)
+    autocast = autocast_for(prep.device, prep.cfg.mixed_precision, training=False)
     fast = {"autocast": autocast, "channels_last": uses_channels_last(prep.device, prep.cfg),
-            "tta_flip": prep.cfg.tta_flip}
+            "tta_flip": prep.cfg.tta_flip, "tta_shift": prep.cfg.tta_shift}
     model = prep.state.model
     splits_out = {"test": prep.test, **({"val": prep.val} if prep.val_index is not None else {})}
     results = {"last": {s: evaluate(model, b, prep.normalize, keep_outputs=True, **fast)

@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from core import data
+from core.augment import is_active
 from core.config import RunConfig, field_info, form_label
 from ui import data_figures as figs
 from ui import import_form, state
@@ -176,7 +177,7 @@ def _aug_controls(ds_channels: int) -> RunConfig:
         base = RunConfig.from_dict(aug)
     except ValueError:  # a half-edited form; the preview then starts from the defaults
         base = RunConfig()
-    if not (base.aug_translate or base.aug_rotate or base.aug_scale or base.aug_hflip or base.aug_erase):
+    if not is_active(base):
         base = base.replace(aug_translate=2, aug_rotate=10.0, aug_scale=0.1)  # something visible to start
     if ds_channels == 3:
         base = base.replace(aug_pad="reflect")  # photos: no black frames

@@ -14,7 +14,7 @@ import torch
 from core import presets
 from core.cli import build_parser, main
 from core.config import (
-    MAX_EPOCHS, MAX_SEED, OPTIMIZERS, SCHEDULE_EXPLANATIONS, SCHEDULE_TITLES, SCHEDULES, ConfigError, RunConfig,
+    MAX_EPOCHS, MAX_SEED, OPTIMIZERS, OWN_WARMUP_SCHEDULES, SCHEDULE_EXPLANATIONS, SCHEDULE_TITLES, SCHEDULES, ConfigError, RunConfig,
     best_basis_note, clean_run_name, field_applies, field_info, field_problem, name_problems, range_text,
     schedule_explanation,
 )
@@ -70,7 +70,8 @@ def test_conditions_say_which_optimizer_and_schedule_use_a_field():
     assert [o for o in OPTIMIZERS if field_applies("momentum", o, "none")] == ["sgd", "rmsprop"]
     assert [o for o in OPTIMIZERS if field_applies("nesterov", o, "none")] == ["sgd"]
     assert [s for s in SCHEDULES if field_applies("gamma", "sgd", s)] == ["step", "multistep", "exponential", "plateau"]
-    assert [s for s in SCHEDULES if field_applies("warmup_epochs", "sgd", s)] == [s for s in SCHEDULES if s != "onecycle"]
+    assert [s for s in SCHEDULES if field_applies("warmup_epochs", "sgd", s)] == [
+        s for s in SCHEDULES if s not in ("onecycle", "triangle")]
     assert all(field_applies("lr", o, s) for o in OPTIMIZERS for s in SCHEDULES)
 
 
@@ -333,8 +334,8 @@ def test_every_schedule_explains_itself_in_one_line_with_its_own_numbers(schedul
     assert line.split(": ", 1)[1] == SCHEDULE_EXPLANATIONS[schedule].format(**{**cfg.to_dict(), "milestones": "2, 4"})
     assert set(SCHEDULE_EXPLANATIONS) == set(SCHEDULES)  # a new schedule without its line fails here
     numbers = {"none": "0.05", "step": "3 epoch", "multistep": "2, 4", "exponential": "0.3", "cosine": "0.001",
-               "onecycle": "0.05", "plateau": "4 epoch"}
+               "onecycle": "0.05", "triangle": "0.05×0.07", "plateau": "4 epoch"}
     assert numbers[schedule] in line
-    if schedule != "onecycle":
+    if schedule not in OWN_WARMUP_SCHEDULES:
         assert "warms up linearly from near 0 over 1.5 epoch(s)" in schedule_explanation(
             cfg.replace(warmup_epochs=1.5))

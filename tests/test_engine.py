@@ -4,7 +4,7 @@ import threading
 import pytest
 import torch
 
-from core import checkpoints, trainer
+from core import checkpoints, engine, trainer
 from core.config import RunConfig
 from core.engine import Callback
 
@@ -88,6 +88,18 @@ def test_nan_loss_stops_with_a_clear_reason_and_keeps_the_best_checkpoint(store,
     assert store.read_status(run_id).status == "failed"
     weights = checkpoints.load_weights(store, run_id, "best")
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_a_diverged_reduced_precision_run_says_how_to_rule_precision_out(store, synthetic, monkeypatch, mixed):
+    class Explode(Callback):
+        def on_batch_end(self, ev, state):
+            with torch.no_grad():
+                next(state.model.parameters()).fill_(float("inf"))
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)  # as on a CPU with native bf16
+    result = trainer.run(store, store.create(cfg(epochs=2, mixed_precision=mixed)), callbacks=[Explode()])
+    assert result.status == "failed" and "try a smaller learning rate" in result.message
+    assert ("turn off Mixed precision" in result.message) == mixed
 
 
 def test_same_seed_same_result_on_cpu(store, synthetic):
@@ -182,12 +194,11 @@ def test_running_out_of_memory_fails_the_run_with_advice(store, synthetic, monke
 
 
 def test_the_mixed_precision_path_learns_and_saves_float32(store, synthetic, monkeypatch):
-    """The CUDA path (autocast + channels_last) exercised on the CPU with bfloat16 autocast,
-    since this machine has no GPU: training, the per-epoch test pass and the saved predictions
-    and weights must come out as they do in full precision."""
-    from core import engine
-
-    cpu_autocast = lambda device, enabled: (lambda: torch.autocast("cpu", dtype=torch.bfloat16))  # noqa: E731
+    """The CUDA path (autocast + channels_last, evaluation included) exercised on the CPU with
+    bfloat16 autocast, since this machine has no GPU: training, the per-epoch test pass and the
+    saved predictions and weights must come out as they do in full precision."""
+    cpu_autocast = lambda device, enabled, training=True: (  # noqa: E731
+        lambda: torch.autocast("cpu", dtype=torch.bfloat16))
     monkeypatch.setattr(engine, "autocast_for", cpu_autocast)
     monkeypatch.setattr(trainer, "autocast_for", cpu_autocast)
     run_id, result = trainer.new_run(store, cfg(epochs=4, arch="fast_cnn", custom_layers=()))
@@ -198,3 +209,39 @@ def test_the_mixed_precision_path_learns_and_saves_float32(store, synthetic, mon
     assert torch.allclose(preds["probs"].sum(1), torch.ones(len(synthetic.test)), atol=1e-3)
     weights = checkpoints.load_weights(store, run_id, "best")
     assert all(t.dtype == torch.float32 for k, t in weights.items() if t.is_floating_point())
+
+
+def test_cpu_mixed_precision_trains_in_bf16_and_evaluates_in_float32(monkeypatch):
+    """The rule a user relies on: bf16 speeds up training steps on a CPU that has it, while the
+    evaluation, and so the saved predictions, are float32 like the exported model's."""
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: True)
+    with engine.autocast_for(cpu, True)():
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+    with engine.autocast_for(cpu, True, training=False)():
+        assert not torch.is_autocast_enabled("cpu")
+    with engine.autocast_for(cpu, False)():
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(engine, "cpu_has_fast_bf16", lambda: False)  # emulated bf16 would be slower
+    with engine.autocast_for(cpu, True)():
+        assert not torch.is_autocast_enabled("cpu")
+
+
+@pytest.mark.skipif(not engine.cpu_has_fast_bf16(), reason="this CPU has no native bf16")
+def test_a_bf16_trained_run_saves_the_predictions_its_float32_weights_give(store, synthetic):
+    from core import models
+    from core.augment import normalizer
+    from core.engine import Batches, evaluate
+
+    run_id, result = trainer.new_run(store, cfg(epochs=2, arch="fast_cnn", custom_layers=()))
+    assert result.status == "completed", result.message
+    assert store.read_metrics(run_id)[-1]["val_acc"] > 0.6
+    model = models.build_model("fast_cnn", synthetic.shape, synthetic.num_classes)
+    model.load_state_dict(checkpoints.load_weights(store, run_id, "best"))
+    model = model.to(memory_format=torch.channels_last)
+    again = evaluate(model, Batches(synthetic.test.images, synthetic.test.labels),
+                     normalizer(synthetic.mean, synthetic.std, torch.device("cpu")), keep_outputs=True,
+                     channels_last=True)
+    saved = checkpoints.load_predictions(store, run_id, "best")
+    assert torch.equal(saved["preds"], again["preds"])
+    assert torch.allclose(saved["probs"], again["probs"], atol=1e-5)

@@ -46,6 +46,37 @@ def test_onecycle_peaks_at_lr():
     assert lrs[0] < 0.02 and lrs[-1] < 0.001
 
 
+def test_triangle_climbs_and_falls_in_straight_lines_and_leaves_momentum_alone():
+    cfg = RunConfig(lr=1.5, schedule="triangle", epochs=4, optimizer="sgd", momentum=0.85, nesterov=True)
+    lrs = lr_preview(cfg, 25)  # 100 steps: the peak is at step 23
+    assert lrs[0] == pytest.approx(0.3) and max(lrs) == pytest.approx(1.5) and lrs.index(max(lrs)) == 23
+    assert lrs[-1] == pytest.approx(1.5 * (0.07 + 0.93 / 77), rel=1e-6)  # one step before the 0.07 end
+    rising, falling = lrs[:24], lrs[23:]
+    assert all(abs((b - a) - (rising[1] - rising[0])) < 1e-9 for a, b in zip(rising, rising[1:]))
+    assert all(abs((b - a) - (falling[1] - falling[0])) < 1e-9 for a, b in zip(falling, falling[1:]))
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = build_optimizer([param], cfg)
+    sched = Schedule(opt, cfg, 25)
+    for _ in range(60):
+        opt.step()
+        sched.after_batch()
+    assert opt.param_groups[0]["momentum"] == 0.85  # OneCycleLR would have moved it
+
+
+def test_triangle_scales_groups_with_their_lr_scale():
+    from core.optim import param_groups
+    a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    b.lr_scale = 64.0
+    cfg = RunConfig(lr=0.01, schedule="triangle", epochs=2, optimizer="sgd", momentum=0.9)
+    opt = build_optimizer([a, b], cfg)
+    sched = Schedule(opt, cfg, 10)
+    for _ in range(7):
+        opt.step()
+        sched.after_batch()
+    low, high = (g["lr"] for g in opt.param_groups)
+    assert high == pytest.approx(64 * low) and len(param_groups([a, b])) == 2
+
+
 def test_plateau_reduces_after_patience_epochs_without_improvement():
     cfg = RunConfig(lr=1.0, schedule="plateau", gamma=0.5, patience=1, epochs=10)
     opt = build_optimizer([torch.nn.Parameter(torch.zeros(1))], cfg)

@@ -72,11 +72,12 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     ModelInfo("whitened_cnn", "Whitened CNN (CIFAR speed-run design)",
               "The airbench design sized for a CPU: a frozen 2×2 whitening conv fitted to the training "
               "images, three conv–pool–BatchNorm–GELU groups of 48/128/128 channels that start as "
-              "identity maps, a 1/9-scaled head. Made for 32×32 colour photos.",
+              "identity maps, a 1/9-scaled head: about half the time of the airbench94 widths per "
+              "epoch, a point or two less accurate. Made for 32×32 colour photos.",
               9, whitened.whitened_cnn),
     ModelInfo("whitened_cnn_wide", "Whitened CNN, airbench94 widths",
-              "The same design at airbench94's 64/256/256 channels: 94% on CIFAR-10 in ten epochs "
-              "(seconds on a GPU; most of an hour on a 2-core CPU).",
+              "The same design at airbench94's 64/256/256 channels: 94% on CIFAR-10 in ten epochs in "
+              "its authors' runs (seconds on a GPU; about a minute per epoch on a 2-core CPU with bf16).",
               9, whitened.whitened_cnn_wide),
     ModelInfo("custom", "Custom layer stack",
               "Your own stack of conv, pool, BatchNorm, ReLU, dropout, flatten and linear layers, "
