@@ -143,7 +143,7 @@ def uses_channels_last(device: torch.device, cfg) -> bool:
 
 def cpu_has_fast_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convolutions natively here (AVX-512 BF16 or AMX). On this
-    project's 2-core Zen 5 a training step of every CNN in the registry ran 1.5–2.4× faster under
+    project's 2-core Zen 5 a training step of every CNN in the registry ran 1.6–2.4× faster under
     bf16 autocast (benchmarks/precision_speed.py); on a CPU without it bf16 is emulated and slower."""
     try:
         return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
