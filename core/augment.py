@@ -52,7 +52,7 @@ def augment_batch(x: torch.Tensor, cfg, generator: torch.Generator | None = None
     if cfg.aug_translate:
         x = _shift(x, cfg.aug_translate, cfg.aug_pad, generator, black)
     if cfg.aug_hflip:
-        if getattr(cfg, "aug_hflip_alternate", False) and positions is not None and epoch is not None:
+        if cfg.aug_hflip_alternate and positions is not None and epoch is not None:
             flip = alternate_flips(positions.cpu(), cfg.seed, epoch)
         else:
             flip = torch.rand(b, generator=generator) < 0.5

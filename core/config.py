@@ -20,6 +20,9 @@ SCHEDULES = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PAD_MODES = ("black", "reflect")
 
+# The triangle schedule (airbench's): start factor, where the peak is (share of the run), end factor
+TRIANGLE = (0.2, 0.23, 0.07)
+
 SCHEDULE_TITLES = {
     "none": "Constant",
     "step": "StepLR",
@@ -42,9 +45,9 @@ SCHEDULE_EXPLANATIONS = {
     "cosine": "the LR glides from {lr:g} down to {min_lr:g} along half a cosine, a little after every batch.",
     "onecycle": "the LR climbs from {lr:g}/25 to {lr:g} over the first 30% of the batches, then falls along a "
                 "cosine to 1/10,000 of where it started (and momentum moves the other way).",
-    "triangle": "the LR climbs in a straight line from {lr:g}×0.2 to {lr:g} over the first 23% of the batches, "
-                "then falls in a straight line to {lr:g}×0.07 at the end; momentum stays put (the CIFAR-10 "
-                "speed runs' schedule).",
+    "triangle": f"the LR climbs in a straight line from {{lr:g}}×{TRIANGLE[0]:g} to {{lr:g}} over the first "
+                f"{TRIANGLE[1]:.0%} of the batches, then falls in a straight line to {{lr:g}}×{TRIANGLE[2]:g} at the "
+                "end; momentum stays put (the CIFAR-10 speed runs' schedule).",
     "plateau": "the LR is multiplied by {gamma:g} whenever the validation loss has not improved for more than "
                "{patience} epoch(s) in a row, so it depends on the validation loss: only training can tell "
                "when it drops.",

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch.optim import lr_scheduler
 
-from core.config import RunConfig
+from core.config import TRIANGLE, RunConfig
 
 
 def param_groups(params) -> list[dict]:
@@ -48,9 +48,6 @@ def _build(params, cfg: RunConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
-
-
-TRIANGLE = (0.2, 0.23, 0.07)  # start factor, where the peak is (share of the run), end factor
 
 
 def triangle(step: int, total: int) -> float:
